@@ -1,0 +1,62 @@
+# SPDX-License-Identifier: GPL-2.0
+# alttcp
+#   make             build module/alttcp.ko and the selftests
+#   make run         boot the test VM with the module loaded, run the demo
+#   make check       the whole test suite in the VM; ends "N passed, N failed"
+#   make checkpatch  checkpatch.pl --strict over the sources
+#   make sparse      sparse over every module source (make C=1 works too)
+# Missing Debian packages install themselves (scripts/deps).
+
+ROOT := $(CURDIR)
+BUILD := $(ROOT)/build
+# Deferred: the kernel may only be installed by the deps step.
+KVER = $(shell $(ROOT)/scripts/kver)
+KDIR = /lib/modules/$(KVER)/build
+KSRC := $(BUILD)/ksrc
+KSFT := $(KSRC)/tools/testing/selftests
+KSFT_OUT := $(BUILD)/selftests
+KSFT_INSTALL := $(BUILD)/kselftest
+SELFTEST_MAKE = $(MAKE) -C $(ROOT)/selftests KSFT_DIR=$(KSFT) OUTPUT=$(KSFT_OUT)
+SOURCES = $(filter-out %.mod.c,$(wildcard $(ROOT)/module/*.[ch])) $(ROOT)/include/uapi/linux/alttcp.h \
+	  $(wildcard $(ROOT)/selftests/*.c)
+
+.NOTPARALLEL:
+.PHONY: all deps ksrc module selftests run check checkpatch sparse clean
+
+all: module selftests
+
+deps:
+	@$(ROOT)/scripts/deps
+
+ksrc: deps
+	@$(ROOT)/scripts/ksrc $(KSRC)
+
+module: deps
+	$(MAKE) -C $(KDIR) M=$(ROOT) C=$(C) modules
+
+selftests: ksrc
+	@mkdir -p $(KSFT_OUT)
+	$(SELFTEST_MAKE)
+	@rm -rf $(KSFT_INSTALL)
+	@mkdir -p $(KSFT_INSTALL)/kselftest
+	@$(SELFTEST_MAKE) -s INSTALL_PATH=$(KSFT_INSTALL)/alttcp install >/dev/null
+	@$(SELFTEST_MAKE) -s COLLECTION=alttcp emit_tests >$(KSFT_INSTALL)/kselftest-list.txt
+	@cp $(KSFT)/run_kselftest.sh $(KSFT_INSTALL)/
+	@cp $(KSFT)/kselftest/runner.sh $(KSFT)/kselftest/prefix.pl $(KSFT_INSTALL)/kselftest/
+
+run: all
+	@$(ROOT)/scripts/run
+
+check: all
+	@$(ROOT)/scripts/check
+
+checkpatch: ksrc
+	perl $(KSRC)/scripts/checkpatch.pl --strict --no-tree --quiet \
+		--ignore FILE_PATH_CHANGES -f $(SOURCES)
+
+sparse: deps
+	$(MAKE) -C $(KDIR) M=$(ROOT) C=2 modules
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(ROOT) clean
+	rm -rf $(BUILD)

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alttcp: module load and unload, per network namespace setup.
+ *
+ * Load order: the proto (slab cache), then per-namespace state, then the
+ * protosw entry that makes socket(AF_INET, SOCK_STREAM, IPPROTO_ALTTCP)
+ * reach us. Unload runs it backwards. Every alttcp socket holds a module
+ * reference (through proto.owner and proto_ops.owner), so the module cannot
+ * be removed while one is open.
+ */
+#include <linux/module.h>
+#include <linux/net.h>
+#include <net/netns/generic.h>
+#include <net/protocol.h>
+#include <net/sock.h>
+
+#include "alttcp.h"
+
+unsigned int alttcp_net_id __read_mostly;
+
+static int __net_init alttcp_net_init(struct net *net)
+{
+	return alttcp_proc_init_net(net);
+}
+
+static void __net_exit alttcp_net_exit(struct net *net)
+{
+	alttcp_proc_exit_net(net);
+}
+
+static struct pernet_operations alttcp_net_ops = {
+	.init = alttcp_net_init,
+	.exit = alttcp_net_exit,
+	.id = &alttcp_net_id,
+	.size = sizeof(struct alttcp_net),
+};
+
+static struct inet_protosw alttcp_protosw = {
+	.type = SOCK_STREAM,
+	.protocol = IPPROTO_ALTTCP,
+	.prot = &alttcp_prot,
+	.ops = &alttcp_stream_ops,
+};
+
+/*
+ * inet_register_protosw() only logs a clash with an existing entry, so make
+ * one socket and check that it really is ours.
+ */
+static int alttcp_check_protosw(void)
+{
+	struct socket *sock;
+	int err;
+
+	err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_ALTTCP,
+			       &sock);
+	if (err)
+		return err;
+	if (sock->sk->sk_prot != &alttcp_prot)
+		err = -EEXIST;
+	sock_release(sock);
+	return err;
+}
+
+static int __init alttcp_init(void)
+{
+	int err;
+
+	err = proto_register(&alttcp_prot, 1);
+	if (err)
+		return err;
+	err = register_pernet_subsys(&alttcp_net_ops);
+	if (err)
+		goto out_proto;
+	inet_register_protosw(&alttcp_protosw);
+	err = alttcp_check_protosw();
+	if (err) {
+		pr_err("alttcp: protocol %d is not ours (%d)\n",
+		       IPPROTO_ALTTCP, err);
+		goto out_protosw;
+	}
+	pr_info("alttcp: loaded, socket protocol %d\n", IPPROTO_ALTTCP);
+	return 0;
+
+out_protosw:
+	inet_unregister_protosw(&alttcp_protosw);
+	unregister_pernet_subsys(&alttcp_net_ops);
+out_proto:
+	proto_unregister(&alttcp_prot);
+	return err;
+}
+
+static void __exit alttcp_exit(void)
+{
+	inet_unregister_protosw(&alttcp_protosw);
+	unregister_pernet_subsys(&alttcp_net_ops);
+	proto_unregister(&alttcp_prot);
+	pr_info("alttcp: unloaded\n");
+}
+
+module_init(alttcp_init);
+module_exit(alttcp_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("alttcp: an RFC 9293 TCP implementation as a loadable module");
+MODULE_ALIAS_NET_PF_PROTO_TYPE(PF_INET, IPPROTO_ALTTCP, SOCK_STREAM);
