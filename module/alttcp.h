@@ -1,24 +1,234 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * alttcp: definitions shared by the module's files.
+ *
+ * Contexts and locks, in one place (Documentation/alttcp.rst says more):
+ *
+ * - Socket calls run in process context under lock_sock() and may sleep.
+ * - Segments arrive in softirq (the netfilter hook). The hook finds the
+ *   socket under RCU, takes a reference and bh_lock_sock(); when a process
+ *   owns the socket the segment goes to the socket backlog and is handled
+ *   by release_sock() through proto.backlog_rcv. So every per-connection
+ *   field below is guarded by the socket lock, whichever context holds it.
+ * - The one hrtimer of a connection runs in softirq (HRTIMER_MODE_*_SOFT)
+ *   and defers its work to release_cb when a process owns the socket.
+ * - The tables of a namespace (struct alttcp_net) are read under RCU and
+ *   written under alttcp_net.lock (a BH-safe spinlock). Sockets are freed
+ *   after a grace period (SOCK_RCU_FREE), TIME_WAIT entries by kfree_rcu.
+ * - A listener's queues of children are guarded by alttcp_sock.queue_lock;
+ *   it nests inside a child's socket lock, never the other way round.
  */
 #ifndef _ALTTCP_H
 #define _ALTTCP_H
 
+#include <linux/hrtimer.h>
+#include <linux/skbuff.h>
 #include <linux/types.h>
 #include <net/inet_sock.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+#include <net/tcp_states.h>
 #include <uapi/linux/alttcp.h>
+
+#define ALTTCP_HASH_BITS	10
+#define ALTTCP_HASH_SIZE	BIT(ALTTCP_HASH_BITS)
+
+#define ALTTCP_MSS_DEFAULT	536U	/* RFC 9293 3.7.1: no MSS option */
+#define ALTTCP_MSS_MIN		88U	/* Linux's TCP_MIN_MSS */
+#define ALTTCP_MAX_WSCALE	14U
+#define ALTTCP_RTO_INIT_MS	1000U
+#define ALTTCP_RTO_MIN_MS	200U
+#define ALTTCP_RTO_MAX_MS	120000U
+#define ALTTCP_SYN_RETRIES	6U
+#define ALTTCP_SYNACK_RETRIES	5U
+#define ALTTCP_RETRIES		15U
+#define ALTTCP_MSL_MS		30000U
+#define ALTTCP_FIN_TIMEOUT_MS	60000U
+#define ALTTCP_INIT_CWND	10U	/* segments, RFC 6928 */
+#define ALTTCP_BUF_DEFAULT	BIT(20)	/* initial send/receive buffer */
+#define ALTTCP_SKB_MAX		16384U	/* payload of one queued skb */
+
+/* Counters of /proc/net/alttcp_stats; names in stats.c, same order. */
+enum alttcp_mib_field {
+	ALTTCP_MIB_ACTIVEOPENS,
+	ALTTCP_MIB_PASSIVEOPENS,
+	ALTTCP_MIB_ATTEMPTFAILS,
+	ALTTCP_MIB_ESTABRESETS,
+	ALTTCP_MIB_INSEGS,
+	ALTTCP_MIB_OUTSEGS,
+	ALTTCP_MIB_RETRANSSEGS,
+	ALTTCP_MIB_INERRS,
+	ALTTCP_MIB_OUTRSTS,
+	ALTTCP_MIB_INCSUMERRORS,
+	ALTTCP_MIB_INRSTS,
+	ALTTCP_MIB_DROPBADCSUM,
+	ALTTCP_MIB_DROPBADDOFF,
+	ALTTCP_MIB_DROPBADOPTS,
+	ALTTCP_MIB_DROPBADFLAGS,
+	ALTTCP_MIB_DROPOUTOFWINDOW,
+	ALTTCP_MIB_DROPNOSOCKET,
+	ALTTCP_MIB_DROPBACKLOG,
+	ALTTCP_MIB_DROPLISTENOVERFLOW,
+	ALTTCP_MIB_DROPNOMEM,
+	ALTTCP_MIB_DROPOTHER,
+	ALTTCP_MIB_CHALLENGEACKS,
+	ALTTCP_MIB_RTOTIMEOUTS,
+	ALTTCP_MIB_TIMEWAITS,
+	ALTTCP_MIB_MAX
+};
+
+struct alttcp_mib {
+	unsigned long v[ALTTCP_MIB_MAX];
+};
 
 /* Per network namespace state; reached through net_generic(). */
 struct alttcp_net {
+	spinlock_t lock;		/* writers of the four tables */
+	struct hlist_head *ehash;	/* connections, by 4-tuple */
+	struct hlist_head *lhash;	/* listeners, by local port */
+	struct hlist_head *bhash;	/* reserved local ports */
+	struct hlist_head *twhash;	/* TIME_WAIT entries, by 4-tuple */
+	struct hlist_head *twphash;	/* the same, by local port */
+	atomic_t tw_count;
+	struct alttcp_mib __percpu *mib;
 	struct proc_dir_entry *proc_conns;	/* /proc/net/alttcp */
+	struct proc_dir_entry *proc_stats;	/* /proc/net/alttcp_stats */
+};
+
+struct alttcp_port_holder;
+
+/* What a received segment carries, parsed once in input.c. */
+struct alttcp_skb_cb {
+	__be32 saddr;
+	__be32 daddr;
+	u32 seq;		/* first sequence number */
+	u32 end_seq;		/* seq + SYN + FIN + payload length */
+	u32 ack_seq;
+	u32 tx_us;		/* send time (output), for RTT samples */
+	u16 window;		/* raw, unscaled */
+	u16 mss;		/* MSS option, 0 if none */
+	u8 flags;		/* TCPHDR_* */
+	u8 wscale;		/* window scale option, 0xff if none */
+	u8 retransmitted;	/* Karn: no RTT sample from this one */
+};
+
+#define ALTTCP_SKB_CB(skb) ((struct alttcp_skb_cb *)&((skb)->cb[0]))
+
+#define TCPHDR_FIN 0x01
+#define TCPHDR_SYN 0x02
+#define TCPHDR_RST 0x04
+#define TCPHDR_PSH 0x08
+#define TCPHDR_ACK 0x10
+#define TCPHDR_URG 0x20
+
+#define ALTTCP_TIMER_DEFERRED	0	/* bit: timer fired while owned */
+
+/* What the connection timer is waiting for. */
+enum alttcp_timer_kind {
+	ALTTCP_TIMER_NONE,
+	ALTTCP_TIMER_RETRANS,
+	ALTTCP_TIMER_PERSIST,
+	ALTTCP_TIMER_FIN_WAIT2,
+};
+
+/* A listener's child: where it sits. Guarded by the listener's queue_lock. */
+enum alttcp_child_queue {
+	ALTTCP_CHILD_NONE,
+	ALTTCP_CHILD_SYN,	/* handshake not done */
+	ALTTCP_CHILD_ACCEPT,	/* established, waiting for accept() */
 };
 
 /* An alttcp socket; inet_sock first so the inet helpers can use it. */
 struct alttcp_sock {
 	struct inet_sock inet;
+
+	/* RFC 9293 3.3.1 send sequence variables */
+	u32 iss;
+	u32 snd_una;
+	u32 snd_nxt;
+	u32 snd_wnd;		/* scaled */
+	u32 snd_wl1;
+	u32 snd_wl2;
+	u32 write_seq;		/* end of the data queued by the user */
+	u32 max_window;		/* largest window the peer offered */
+	/* receive sequence variables */
+	u32 irs;
+	u32 rcv_nxt;
+	u32 rcv_wnd;		/* last advertised, bytes */
+	u32 rcv_wup;		/* rcv_nxt at that advertisement */
+	u32 copied_seq;		/* next byte the user reads */
+
+	u16 mss;		/* payload bytes per segment we send */
+	u16 adv_mss;		/* MSS option we send */
+	u16 user_mss;		/* TCP_MAXSEG, 0 if unset */
+	u8 snd_wscale;		/* shift of the peer's windows */
+	u8 rcv_wscale;		/* shift of our windows */
+	u8 nodelay:1,
+	   wscale_ok:1,
+	   fin_queued:1,	/* our FIN is in the write queue */
+	   fin_acked:1,
+	   active_open:1,
+	   unpinned:1,		/* orphan gave back its module reference */
+	   destroyed:1;
+	unsigned long atomic_flags;	/* ALTTCP_*_DEFERRED, set from softirq */
+
+	/* congestion control (RFC 5681) */
+	u32 cwnd;		/* bytes */
+	u32 ssthresh;		/* bytes */
+
+	/* RTT and retransmission (RFC 6298), microseconds */
+	u32 srtt_us;
+	u32 rttvar_us;
+	u32 rto_ms;
+	u32 syn_tx_us;		/* when the first SYN left */
+	u8 retransmits;		/* of the oldest unacknowledged segment */
+	u8 backoff;
+
+	struct hrtimer timer;
+	enum alttcp_timer_kind timer_kind;
+	ktime_t timer_expires;
+
+	struct sk_buff *send_head;	/* first unsent skb of the write queue */
+	struct sk_buff_head ooo_queue;	/* out of order segments, by seq */
+
+	/* listener side */
+	spinlock_t queue_lock;
+	struct list_head syn_queue;
+	struct list_head accept_queue;
+	u32 syn_qlen;
+	u32 accept_qlen;
+	/* child side */
+	struct sock *parent;		/* listener, until accept() */
+	struct list_head child_node;
+	enum alttcp_child_queue child_queue;
+
+	/* tables */
+	struct hlist_node hash_node;	/* ehash or lhash */
+	struct hlist_node bind_node;	/* bhash while port_holder is set */
+	bool hashed;
+	struct alttcp_port_holder *port_holder;	/* port.c */
+};
+
+static inline struct alttcp_sock *alttcp_sk(const struct sock *sk)
+{
+	return (struct alttcp_sock *)sk;
+}
+
+/* A connection in TIME_WAIT: just what is needed to answer the peer. */
+struct alttcp_tw {
+	struct hlist_node node;
+	struct hlist_node port_node;
+	struct rcu_head rcu;
+	refcount_t refcnt;
+	possible_net_t net;
+	__be32 saddr, daddr;	/* local, remote */
+	__be16 sport, dport;
+	u32 snd_nxt;
+	u32 rcv_nxt;
+	u16 rcv_wnd;		/* advertised, already scaled down */
+	kuid_t uid;
+	bool hashed;
+	struct hrtimer timer;
 };
 
 extern unsigned int alttcp_net_id;
@@ -30,8 +240,133 @@ static inline struct alttcp_net *alttcp_pernet(const struct net *net)
 	return net_generic(net, alttcp_net_id);
 }
 
+#define ALTTCP_INC_STATS(net, field) \
+	this_cpu_inc(alttcp_pernet(net)->mib->v[field])
+
+/* inet_sk_state_load() readers pair with this release. */
+static inline void alttcp_state_store(struct sock *sk, int state)
+{
+	/* Lockless readers (poll, procfs) see the fields set before. */
+	smp_store_release(&sk->sk_state, state);
+}
+
+/* Payload of one queued skb: an MSS, bounded to keep allocations small. */
+static inline u32 alttcp_size_goal(const struct alttcp_sock *ask)
+{
+	return min_t(u32, ask->mss, ALTTCP_SKB_MAX);
+}
+
+/* 32-bit sequence space comparisons (RFC 9293 3.4) */
+static inline bool seq_before(u32 a, u32 b)
+{
+	return (s32)(a - b) < 0;
+}
+
+#define seq_after(a, b) seq_before(b, a)
+
+static inline bool seq_leq(u32 a, u32 b)
+{
+	return (s32)(a - b) <= 0;
+}
+
+#define seq_geq(a, b) seq_leq(b, a)
+
+static inline u32 alttcp_now_ms(void)
+{
+	return (u32)ktime_to_ms(ktime_get());
+}
+
+/* table.c */
+u32 alttcp_hash_port(const struct net *net, __be16 port);
+int alttcp_tables_init(struct alttcp_net *an);
+void alttcp_tables_exit(struct alttcp_net *an);
+struct sock *alttcp_lookup_established(struct net *net, __be32 saddr,
+				       __be16 sport, __be32 daddr,
+				       __be16 dport);
+struct sock *alttcp_lookup_listener(struct net *net, __be32 daddr,
+				    __be16 dport);
+bool alttcp_port_bound(struct net *net, __be16 port);
+int alttcp_ehash_insert(struct sock *sk);
+void alttcp_ehash_remove(struct sock *sk);
+int alttcp_lhash_insert(struct sock *sk);
+void alttcp_lhash_remove(struct sock *sk);
+void alttcp_bhash_insert(struct sock *sk);
+void alttcp_bhash_remove(struct sock *sk);
+
+/* port.c */
+int alttcp_port_reserve(struct sock *sk, __be32 addr, __be16 port);
+void alttcp_port_release(struct sock *sk);
+void alttcp_port_exit(void);
+
+/* input.c */
+int alttcp_input_init_net(struct net *net);
+void alttcp_input_exit_net(struct net *net);
+int alttcp_do_rcv(struct sock *sk, struct sk_buff *skb);
+
+/* fsm.c */
+void alttcp_set_state(struct sock *sk, int state);
+void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb);
+void alttcp_listen_rcv(struct sock *sk, struct sk_buff *skb);
+void alttcp_done(struct sock *sk);
+void alttcp_abort_all(struct net *net);
+void alttcp_reset(struct sock *sk, int err);
+void alttcp_enter_time_wait(struct sock *sk);
+u32 alttcp_receive_window(const struct sock *sk);
+
+/* output.c */
+u32 alttcp_isn(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport);
+void alttcp_init_isn_secret(void);
+int alttcp_send_syn(struct sock *sk);
+int alttcp_send_synack(struct sock *sk);
+void alttcp_send_ack(struct sock *sk);
+void alttcp_send_probe(struct sock *sk);
+void alttcp_send_active_rst(struct sock *sk, gfp_t gfp);
+void alttcp_send_reset_reply(struct net *net, struct sk_buff *skb);
+void alttcp_send_ack_reply(struct net *net, __be32 saddr, __be32 daddr,
+			   __be16 sport, __be16 dport, u32 seq, u32 ack,
+			   u16 window);
+void alttcp_push(struct sock *sk);
+void alttcp_queue_fin(struct sock *sk);
+int alttcp_retransmit_head(struct sock *sk);
+void alttcp_sync_mss(struct sock *sk);
+
+/* timer.c */
+void alttcp_timer_init(struct sock *sk);
+void alttcp_timer_arm(struct sock *sk, enum alttcp_timer_kind kind,
+		      u32 ms);
+void alttcp_timer_stop(struct sock *sk);
+void alttcp_rearm_rto(struct sock *sk);
+void alttcp_handle_timer(struct sock *sk);
+void alttcp_rtt_sample(struct sock *sk, u32 rtt_us);
+unsigned int alttcp_timer_remaining_ms(const struct sock *sk);
+
+/* timewait.c */
+void alttcp_tw_create(struct sock *sk);
+struct alttcp_tw *alttcp_tw_lookup(struct net *net, __be32 saddr,
+				   __be16 sport, __be32 daddr, __be16 dport);
+bool alttcp_tw_rcv(struct net *net, struct alttcp_tw *tw,
+		   struct sk_buff *skb);
+void alttcp_tw_put(struct alttcp_tw *tw);
+void alttcp_tw_flush(struct net *net);
+bool alttcp_tw_port_used(struct net *net, __be32 addr, __be16 port);
+unsigned int alttcp_tw_remaining_ms(const struct alttcp_tw *tw);
+
+/* sock.c */
+void alttcp_write_space(struct sock *sk);
+
+/* listen.c */
+void alttcp_child_ready(struct sock *child);
+void alttcp_child_unlink(struct sock *child);
+struct sock *alttcp_accept(struct sock *lsk, int flags, int *err, bool kern);
+void alttcp_listen_stop(struct sock *lsk);
+
 /* proc.c */
+const char *alttcp_state_name(int state);
 int alttcp_proc_init_net(struct net *net);
 void alttcp_proc_exit_net(struct net *net);
+
+/* stats.c */
+int alttcp_stats_init_net(struct net *net);
+void alttcp_stats_exit_net(struct net *net);
 
 #endif /* _ALTTCP_H */

@@ -20,12 +20,47 @@ unsigned int alttcp_net_id __read_mostly;
 
 static int __net_init alttcp_net_init(struct net *net)
 {
-	return alttcp_proc_init_net(net);
+	struct alttcp_net *an = alttcp_pernet(net);
+	int err;
+
+	atomic_set(&an->tw_count, 0);
+	err = alttcp_tables_init(an);
+	if (err)
+		return err;
+	err = alttcp_stats_init_net(net);
+	if (err)
+		goto out_tables;
+	err = alttcp_proc_init_net(net);
+	if (err)
+		goto out_stats;
+	err = alttcp_input_init_net(net);
+	if (err)
+		goto out_proc;
+	return 0;
+
+out_proc:
+	alttcp_proc_exit_net(net);
+out_stats:
+	alttcp_stats_exit_net(net);
+out_tables:
+	alttcp_tables_exit(an);
+	return err;
 }
 
+/*
+ * A namespace goes away only when no alttcp socket holds it; the module
+ * goes away when no open socket holds it. Either way what is left here are
+ * orphaned connections (module unload: reset) and TIME_WAIT entries
+ * (flushed).
+ */
 static void __net_exit alttcp_net_exit(struct net *net)
 {
+	alttcp_input_exit_net(net);
+	alttcp_abort_all(net);
+	alttcp_tw_flush(net);
 	alttcp_proc_exit_net(net);
+	alttcp_stats_exit_net(net);
+	alttcp_tables_exit(alttcp_pernet(net));
 }
 
 static struct pernet_operations alttcp_net_ops = {
@@ -65,6 +100,7 @@ static int __init alttcp_init(void)
 {
 	int err;
 
+	alttcp_init_isn_secret();
 	err = proto_register(&alttcp_prot, 1);
 	if (err)
 		return err;
@@ -84,6 +120,8 @@ static int __init alttcp_init(void)
 out_protosw:
 	inet_unregister_protosw(&alttcp_protosw);
 	unregister_pernet_subsys(&alttcp_net_ops);
+	alttcp_port_exit();
+	rcu_barrier();
 out_proto:
 	proto_unregister(&alttcp_prot);
 	return err;
@@ -93,6 +131,12 @@ static void __exit alttcp_exit(void)
 {
 	inet_unregister_protosw(&alttcp_protosw);
 	unregister_pernet_subsys(&alttcp_net_ops);
+	alttcp_port_exit();
+	/* Timer callbacks (softirq) finish within a grace period; sockets
+	 * are freed after one, from the proto's cache.
+	 */
+	synchronize_rcu();
+	rcu_barrier();
 	proto_unregister(&alttcp_prot);
 	pr_info("alttcp: unloaded\n");
 }

@@ -2,38 +2,187 @@
 /*
  * alttcp: /proc/net/alttcp, one per network namespace.
  *
- * The columns are a contract (Documentation/alttcp.rst): scripts parse
- * them, so add new ones only at the end.
+ * One line per listener, connection and TIME_WAIT entry, read from the
+ * tables under RCU (process context). The columns are a contract
+ * (Documentation/alttcp.rst): scripts parse them, so add new ones only at
+ * the end. Fields of a live connection are read without its lock: a line
+ * is a snapshot, each number current when printed.
  */
 #include <linux/proc_fs.h>
+#include <linux/rculist.h>
 #include <linux/seq_file.h>
 #include <net/net_namespace.h>
+#include <net/sock.h>
+#include <net/tcp_states.h>
 
 #include "alttcp.h"
 
-static void *alttcp_seq_start(struct seq_file *seq, loff_t *pos)
+#define ALTTCP_ROW_FMT \
+	"%4u %-21s %-21s %-12s %10u %10u %10u %8u %8u %8u %7u %7u %7u %-10s %8u %8u %8u %5u %8lu\n"
+
+static const char *const alttcp_state_names[] = {
+	[TCP_ESTABLISHED] = "ESTABLISHED",
+	[TCP_SYN_SENT] = "SYN_SENT",
+	[TCP_SYN_RECV] = "SYN_RECEIVED",
+	[TCP_FIN_WAIT1] = "FIN_WAIT_1",
+	[TCP_FIN_WAIT2] = "FIN_WAIT_2",
+	[TCP_TIME_WAIT] = "TIME_WAIT",
+	[TCP_CLOSE] = "CLOSED",
+	[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TCP_LAST_ACK] = "LAST_ACK",
+	[TCP_LISTEN] = "LISTEN",
+	[TCP_CLOSING] = "CLOSING",
+};
+
+const char *alttcp_state_name(int state)
 {
-	return *pos == 0 ? SEQ_START_TOKEN : NULL;
+	if (state < 0 || state >= ARRAY_SIZE(alttcp_state_names) ||
+	    !alttcp_state_names[state])
+		return "UNKNOWN";
+	return alttcp_state_names[state];
+}
+
+static const char *const alttcp_timer_names[] = {
+	[ALTTCP_TIMER_NONE] = "-",
+	[ALTTCP_TIMER_RETRANS] = "retransmit",
+	[ALTTCP_TIMER_PERSIST] = "persist",
+	[ALTTCP_TIMER_FIN_WAIT2] = "fin_wait2",
+};
+
+/* Entries are walked as listeners, then connections, then TIME_WAIT. */
+enum { ALTTCP_PROC_LISTEN, ALTTCP_PROC_CONN, ALTTCP_PROC_TW, ALTTCP_PROC_END };
+
+struct alttcp_proc_item {
+	int kind;
+	void *p;
+};
+
+static struct hlist_head *alttcp_proc_table(struct alttcp_net *an, int kind)
+{
+	switch (kind) {
+	case ALTTCP_PROC_LISTEN:
+		return an->lhash;
+	case ALTTCP_PROC_CONN:
+		return an->ehash;
+	default:
+		return an->twhash;
+	}
+}
+
+/* The n-th entry (from 0), or NULL. Under rcu_read_lock. */
+static void *alttcp_proc_nth(struct seq_file *seq, loff_t n)
+{
+	struct alttcp_net *an = alttcp_pernet(seq_file_net(seq));
+	struct alttcp_proc_item *it = seq->private +
+				      sizeof(struct seq_net_private);
+	int kind;
+
+	for (kind = 0; kind < ALTTCP_PROC_END; kind++) {
+		struct hlist_head *tab = alttcp_proc_table(an, kind);
+		unsigned int b;
+
+		for (b = 0; b < ALTTCP_HASH_SIZE; b++) {
+			struct hlist_node *node;
+
+			for (node = rcu_dereference(hlist_first_rcu(&tab[b]));
+			     node; node = rcu_dereference(hlist_next_rcu(node))) {
+				if (n--)
+					continue;
+				it->kind = kind;
+				it->p = node;
+				return it;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void *alttcp_seq_start(struct seq_file *seq, loff_t *pos)
+	__acquires(RCU)
+{
+	rcu_read_lock();
+	return *pos ? alttcp_proc_nth(seq, *pos - 1) : SEQ_START_TOKEN;
 }
 
 static void *alttcp_seq_next(struct seq_file *seq, void *v, loff_t *pos)
 {
 	++*pos;
-	return NULL;
+	return alttcp_proc_nth(seq, *pos - 1);
 }
 
 static void alttcp_seq_stop(struct seq_file *seq, void *v)
+	__releases(RCU)
 {
+	rcu_read_unlock();
+}
+
+static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
+			     unsigned int slot)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	int state = inet_sk_state_load(sk);
+	char local[24], remote[24];
+	u32 txq, rxq;
+
+	snprintf(local, sizeof(local), "%pI4:%u", &inet->inet_rcv_saddr,
+		 ntohs(inet->inet_sport));
+	snprintf(remote, sizeof(remote), "%pI4:%u", &inet->inet_daddr,
+		 ntohs(inet->inet_dport));
+	if (state == TCP_LISTEN) {
+		/* As Linux: accept queue now, and its limit. */
+		rxq = READ_ONCE(ask->accept_qlen);
+		txq = READ_ONCE(sk->sk_max_ack_backlog);
+	} else {
+		rxq = max_t(int, READ_ONCE(ask->rcv_nxt) -
+				 READ_ONCE(ask->copied_seq), 0);
+		txq = READ_ONCE(ask->write_seq) - READ_ONCE(ask->snd_una);
+	}
+	seq_printf(seq, ALTTCP_ROW_FMT, slot, local, remote,
+		   alttcp_state_name(state), ask->snd_una, ask->snd_nxt,
+		   ask->rcv_nxt, ask->snd_wnd, ask->rcv_wnd, ask->cwnd,
+		   ask->srtt_us / 1000, ask->rto_ms, ask->retransmits,
+		   alttcp_timer_names[ask->timer_kind],
+		   alttcp_timer_remaining_ms(sk), txq, rxq,
+		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)),
+		   sock_i_ino(sk));
+}
+
+static void alttcp_show_tw(struct seq_file *seq, struct alttcp_tw *tw,
+			   unsigned int slot)
+{
+	char local[24], remote[24];
+
+	snprintf(local, sizeof(local), "%pI4:%u", &tw->saddr,
+		 ntohs(tw->sport));
+	snprintf(remote, sizeof(remote), "%pI4:%u", &tw->daddr,
+		 ntohs(tw->dport));
+	seq_printf(seq, ALTTCP_ROW_FMT, slot, local, remote, "TIME_WAIT",
+		   tw->snd_nxt, tw->snd_nxt, tw->rcv_nxt, 0, tw->rcv_wnd, 0,
+		   0, 0, 0, "time_wait", alttcp_tw_remaining_ms(tw), 0, 0,
+		   from_kuid_munged(seq_user_ns(seq), tw->uid), 0UL);
 }
 
 static int alttcp_seq_show(struct seq_file *seq, void *v)
 {
-	if (v == SEQ_START_TOKEN)
+	struct alttcp_proc_item *it = v;
+	unsigned int slot;
+
+	if (v == SEQ_START_TOKEN) {
 		seq_printf(seq, "%4s %-21s %-21s %-12s %10s %10s %10s %8s %8s %8s %7s %7s %7s %-10s %8s %8s %8s %5s %8s\n",
 			   "sl", "local_address", "remote_address", "state",
 			   "snd_una", "snd_nxt", "rcv_nxt", "snd_wnd", "rcv_wnd",
 			   "cwnd", "srtt_ms", "rto_ms", "retrans", "timer",
 			   "timer_ms", "tx_queue", "rx_queue", "uid", "inode");
+		return 0;
+	}
+	slot = seq->index - 1;
+	if (it->kind == ALTTCP_PROC_TW)
+		alttcp_show_tw(seq, hlist_entry(it->p, struct alttcp_tw, node),
+			       slot);
+	else
+		alttcp_show_sock(seq, &hlist_entry(it->p, struct alttcp_sock,
+						   hash_node)->inet.sk, slot);
 	return 0;
 }
 
@@ -50,7 +199,8 @@ int alttcp_proc_init_net(struct net *net)
 
 	an->proc_conns = proc_create_net("alttcp", 0444, net->proc_net,
 					 &alttcp_seq_ops,
-					 sizeof(struct seq_net_private));
+					 sizeof(struct seq_net_private) +
+					 sizeof(struct alttcp_proc_item));
 	return an->proc_conns ? 0 : -ENOMEM;
 }
 

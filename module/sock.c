@@ -2,22 +2,706 @@
 /*
  * alttcp: the socket layer (struct proto and proto_ops).
  *
- * Process context only; every entry point may sleep.
+ * Process context; every entry point may sleep and takes lock_sock().
+ * Where Linux's generic inet helpers fit a TCP-like socket (connect's
+ * state handling, accept's grafting, shutdown, getname, release) they are
+ * used as they are, so errno values match Linux TCP's.
  */
 #include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/uio.h>
+#include <asm/ioctls.h>
 #include <net/inet_common.h>
+#include <net/ip.h>
+#include <net/route.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 
 #include "alttcp.h"
 
-static void alttcp_close(struct sock *sk, long timeout)
+/* Window scale that lets us offer the largest receive buffer. */
+static u8 alttcp_pick_wscale(struct net *net)
 {
-	sk_common_release(sk);
+	u32 space = READ_ONCE(net->ipv4.sysctl_tcp_rmem[2]);
+	u8 ws = 0;
+
+	while (space > 65535 && ws < ALTTCP_MAX_WSCALE) {
+		space >>= 1;
+		ws++;
+	}
+	return ws;
 }
 
+static int alttcp_init_sock(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	skb_queue_head_init(&ask->ooo_queue);
+	spin_lock_init(&ask->queue_lock);
+	INIT_LIST_HEAD(&ask->syn_queue);
+	INIT_LIST_HEAD(&ask->accept_queue);
+	INIT_LIST_HEAD(&ask->child_node);
+	INIT_HLIST_NODE(&ask->bind_node);
+	alttcp_timer_init(sk);
+	ask->rto_ms = ALTTCP_RTO_INIT_MS;
+	ask->mss = ALTTCP_MSS_DEFAULT;
+	ask->rcv_wscale = alttcp_pick_wscale(sock_net(sk));
+	sock_set_flag(sk, SOCK_RCU_FREE);
+	sk->sk_write_space = alttcp_write_space;
+	/* No buffer autotuning: start where Linux's would usually grow to. */
+	WRITE_ONCE(sk->sk_sndbuf,
+		   min_t(int, ALTTCP_BUF_DEFAULT,
+			 READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_wmem[2])));
+	WRITE_ONCE(sk->sk_rcvbuf,
+		   min_t(int, ALTTCP_BUF_DEFAULT,
+			 READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_rmem[2])));
+	return 0;
+}
+
+/* Wakes writers once a third of the send buffer is free again. */
+void alttcp_write_space(struct sock *sk)
+{
+	struct socket *sock = sk->sk_socket;
+	struct socket_wq *wq;
+
+	if (!sock || !sk_stream_is_writeable(sk))
+		return;
+	clear_bit(SOCK_NOSPACE, &sock->flags);
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, EPOLLOUT | EPOLLWRNORM |
+						      EPOLLWRBAND);
+	if (wq && wq->fasync_list && !(sk->sk_shutdown & SEND_SHUTDOWN))
+		sock_wake_async(wq, SOCK_WAKE_SPACE, POLL_OUT);
+	rcu_read_unlock();
+}
+
+/* An unconnected socket's local address, without a port. */
+static int alttcp_bind(struct socket *sock, struct sockaddr *uaddr,
+		       int addr_len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
+	struct sock *sk = sock->sk;
+	struct net *net = sock_net(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	unsigned short port;
+	int err;
+
+	if (addr_len < sizeof(*sin))
+		return -EINVAL;
+	if (sin->sin_family != AF_INET &&
+	    (sin->sin_family != AF_UNSPEC ||
+	     sin->sin_addr.s_addr != htonl(INADDR_ANY)))
+		return -EAFNOSUPPORT;
+	if (sin->sin_addr.s_addr != htonl(INADDR_ANY) &&
+	    inet_addr_type_table(net, sin->sin_addr.s_addr,
+				 RT_TABLE_LOCAL) != RTN_LOCAL &&
+	    !inet->freebind && !inet->transparent)
+		return -EADDRNOTAVAIL;
+	port = ntohs(sin->sin_port);
+	if (port && inet_port_requires_bind_service(net, port) &&
+	    !ns_capable(net->user_ns, CAP_NET_BIND_SERVICE))
+		return -EACCES;
+
+	lock_sock(sk);
+	err = -EINVAL;
+	if (sk->sk_state != TCP_CLOSE || inet->inet_num)
+		goto out;
+	/* As Linux: a TIME_WAIT on the port needs SO_REUSEADDR. */
+	err = -EADDRINUSE;
+	if (port && !sk->sk_reuse &&
+	    alttcp_tw_port_used(net, sin->sin_addr.s_addr, sin->sin_port))
+		goto out;
+	err = alttcp_port_reserve(sk, sin->sin_addr.s_addr, sin->sin_port);
+	if (err)
+		goto out;
+	inet->inet_rcv_saddr = sin->sin_addr.s_addr;
+	inet->inet_saddr = sin->sin_addr.s_addr;
+	if (inet->inet_rcv_saddr)
+		sk->sk_userlocks |= SOCK_BINDADDR_LOCK;
+	if (port)
+		sk->sk_userlocks |= SOCK_BINDPORT_LOCK;
+	inet->inet_daddr = 0;
+	inet->inet_dport = 0;
+	sk_dst_reset(sk);
+out:
+	release_sock(sk);
+	return err;
+}
+
+/* proto.connect, under lock_sock from inet_stream_connect(). */
+static int alttcp_connect(struct sock *sk, struct sockaddr *uaddr,
+			  int addr_len)
+{
+	struct sockaddr_in *usin = (struct sockaddr_in *)uaddr;
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	struct net *net = sock_net(sk);
+	struct flowi4 fl4;
+	struct rtable *rt;
+	int err;
+
+	if (addr_len < sizeof(*usin))
+		return -EINVAL;
+	if (usin->sin_family != AF_INET)
+		return -EAFNOSUPPORT;
+
+	rt = ip_route_output_ports(net, &fl4, sk, usin->sin_addr.s_addr,
+				   inet->inet_saddr, usin->sin_port,
+				   inet->inet_sport, IPPROTO_TCP,
+				   RT_CONN_FLAGS(sk), sk->sk_bound_dev_if);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt) == -ENETUNREACH ? -ENETUNREACH :
+						     PTR_ERR(rt);
+	if (rt->rt_flags & (RTCF_MULTICAST | RTCF_BROADCAST)) {
+		ip_rt_put(rt);
+		return -ENETUNREACH;
+	}
+	if (!inet->inet_saddr) {
+		inet->inet_saddr = fl4.saddr;
+		inet->inet_rcv_saddr = fl4.saddr;
+	}
+	if (!inet->inet_num) {
+		err = alttcp_port_reserve(sk, inet->inet_saddr, 0);
+		if (err) {
+			ip_rt_put(rt);
+			return err == -EADDRINUSE ? -EADDRNOTAVAIL : err;
+		}
+	}
+	inet->inet_daddr = usin->sin_addr.s_addr;
+	inet->inet_dport = usin->sin_port;
+	sk_setup_caps(sk, &rt->dst);
+
+	err = alttcp_ehash_insert(sk);
+	if (err) {
+		inet->inet_daddr = 0;
+		inet->inet_dport = 0;
+		sk_dst_reset(sk);
+		return err;
+	}
+	ask->iss = alttcp_isn(inet->inet_saddr, inet->inet_daddr,
+			      inet->inet_sport, inet->inet_dport);
+	ask->snd_una = ask->iss;
+	ask->snd_nxt = ask->iss + 1;
+	ask->write_seq = ask->snd_nxt;
+	ask->active_open = 1;
+	ask->retransmits = 0;
+	ask->adv_mss = dst_metric_advmss(&rt->dst);
+	if (ask->user_mss)
+		ask->adv_mss = min_t(u16, ask->adv_mss, ask->user_mss);
+	atomic_set(&inet->inet_id, get_random_u16());
+	alttcp_set_state(sk, TCP_SYN_SENT);
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_ACTIVEOPENS);
+	alttcp_send_syn(sk);
+	alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
+	return 0;
+}
+
+/* Connection aborted by the application: RST where one is owed. */
 static int alttcp_disconnect(struct sock *sk, int flags)
 {
-	return -EOPNOTSUPP;
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	int old = sk->sk_state;
+	struct sk_buff *skb;
+
+	if (old == TCP_LISTEN) {
+		alttcp_listen_stop(sk);
+	} else if ((1 << old) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT |
+				 TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2 |
+				 TCPF_SYN_RECV | TCPF_CLOSING |
+				 TCPF_LAST_ACK)) {
+		alttcp_send_active_rst(sk, gfp_any());
+		WRITE_ONCE(sk->sk_err, ECONNRESET);
+	} else if (old == TCP_SYN_SENT) {
+		WRITE_ONCE(sk->sk_err, ECONNRESET);
+	}
+	alttcp_set_state(sk, TCP_CLOSE);
+	alttcp_timer_stop(sk);
+	__skb_queue_purge(&sk->sk_receive_queue);
+	__skb_queue_purge(&ask->ooo_queue);
+	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
+		sk_wmem_queued_add(sk, -skb->truesize);
+		kfree_skb(skb);
+	}
+	ask->send_head = NULL;
+	ask->fin_queued = 0;
+	ask->fin_acked = 0;
+	inet->inet_dport = 0;
+	inet->inet_daddr = 0;
+	if (!(sk->sk_userlocks & SOCK_BINDADDR_LOCK)) {
+		inet->inet_saddr = 0;
+		inet->inet_rcv_saddr = 0;
+	}
+	sk->sk_shutdown = 0;
+	sock_reset_flag(sk, SOCK_DONE);
+	ask->srtt_us = 0;
+	ask->rttvar_us = 0;
+	ask->rto_ms = ALTTCP_RTO_INIT_MS;
+	ask->retransmits = 0;
+	sk_dst_reset(sk);
+	sk_error_report(sk);
+	return 0;
+}
+
+static int alttcp_listen(struct socket *sock, int backlog)
+{
+	struct sock *sk = sock->sk;
+	int err = -EINVAL;
+
+	lock_sock(sk);
+	if (sock->state != SS_UNCONNECTED || sock->type != SOCK_STREAM)
+		goto out;
+	if (sk->sk_state == TCP_LISTEN) {
+		WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+		err = 0;
+		goto out;
+	}
+	if (sk->sk_state != TCP_CLOSE)
+		goto out;
+	if (!inet_sk(sk)->inet_num) {
+		err = alttcp_port_reserve(sk, inet_sk(sk)->inet_rcv_saddr, 0);
+		if (err)
+			goto out;
+	}
+	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
+	alttcp_sk(sk)->adv_mss = 1460;
+	alttcp_state_store(sk, TCP_LISTEN);
+	err = alttcp_lhash_insert(sk);
+	if (err)
+		alttcp_state_store(sk, TCP_CLOSE);
+out:
+	release_sock(sk);
+	return err;
+}
+
+static void alttcp_shutdown(struct sock *sk, int how)
+{
+	if (!(how & SEND_SHUTDOWN))
+		return;
+	switch (sk->sk_state) {
+	case TCP_ESTABLISHED:
+	case TCP_SYN_RECV:
+		alttcp_set_state(sk, TCP_FIN_WAIT1);
+		alttcp_queue_fin(sk);
+		break;
+	case TCP_CLOSE_WAIT:
+		alttcp_set_state(sk, TCP_LAST_ACK);
+		alttcp_queue_fin(sk);
+		break;
+	}
+}
+
+static void alttcp_close(struct sock *sk, long timeout)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	bool unread = false;
+	int state;
+
+	lock_sock(sk);
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	if (sk->sk_state == TCP_LISTEN) {
+		alttcp_listen_stop(sk);
+		goto adjudge;
+	}
+	unread = ask->copied_seq != ask->rcv_nxt &&
+		 !skb_queue_empty(&sk->sk_receive_queue);
+	__skb_queue_purge(&sk->sk_receive_queue);
+	__skb_queue_purge(&ask->ooo_queue);
+
+	if (sk->sk_state == TCP_CLOSE) {
+		goto adjudge;
+	} else if (unread) {
+		/* RFC 2525 2.17: unread data means the peer lost some. */
+		alttcp_set_state(sk, TCP_CLOSE);
+		alttcp_send_active_rst(sk, sk->sk_allocation);
+	} else if (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime) {
+		alttcp_disconnect(sk, 0);
+	} else {
+		switch (sk->sk_state) {
+		case TCP_SYN_SENT:
+			alttcp_set_state(sk, TCP_CLOSE);
+			break;
+		case TCP_ESTABLISHED:
+		case TCP_SYN_RECV:
+			alttcp_set_state(sk, TCP_FIN_WAIT1);
+			alttcp_queue_fin(sk);
+			break;
+		case TCP_CLOSE_WAIT:
+			alttcp_set_state(sk, TCP_LAST_ACK);
+			alttcp_queue_fin(sk);
+			break;
+		}
+		if (sock_flag(sk, SOCK_LINGER) && timeout)
+			sk_stream_wait_close(sk, timeout);
+	}
+
+adjudge:
+	state = sk->sk_state;
+	sock_hold(sk);
+	sock_orphan(sk);
+	/* An orphan does not pin the module: unload resets it instead. */
+	ask->unpinned = 1;
+	module_put(THIS_MODULE);
+	release_sock(sk);
+	/* Free the port now, while we may sleep, so a bind() right after
+	 * close() finds it free.
+	 */
+	if (sk->sk_state == TCP_CLOSE)
+		alttcp_port_release(sk);
+
+	local_bh_disable();
+	bh_lock_sock(sk);
+	if (sk->sk_state == TCP_FIN_WAIT2 && state != TCP_CLOSE &&
+	    ask->timer_kind == ALTTCP_TIMER_NONE)
+		alttcp_timer_arm(sk, ALTTCP_TIMER_FIN_WAIT2,
+				 ALTTCP_FIN_TIMEOUT_MS);
+	if (sk->sk_state == TCP_CLOSE)
+		alttcp_done(sk);	/* destroys the orphan */
+	bh_unlock_sock(sk);
+	local_bh_enable();
+	sock_put(sk);
+}
+
+static void alttcp_destroy_sock(struct sock *sk)
+{
+	alttcp_port_release(sk);
+}
+
+/* Handles what the timer and the softirq left while we owned the socket. */
+static void alttcp_release_cb(struct sock *sk)
+{
+	if (test_and_clear_bit(ALTTCP_TIMER_DEFERRED,
+			       &alttcp_sk(sk)->atomic_flags))
+		alttcp_handle_timer(sk);
+}
+
+/* Send buffer: MSS-sized skbs appended to the write queue. */
+static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	long timeo;
+	size_t copied = 0;
+	int err;
+
+	lock_sock(sk);
+	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	if ((1 << sk->sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)) {
+		err = sk_stream_wait_connect(sk, &timeo);
+		if (err)
+			goto error;
+	}
+	sk_clear_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+
+	while (msg_data_left(msg)) {
+		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
+		size_t room, chunk;
+
+		err = -EPIPE;
+		if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN))
+			goto error;
+
+		if (!skb || !ask->send_head || skb->len >= alttcp_size_goal(ask) ||
+		    (ALTTCP_SKB_CB(skb)->flags & TCPHDR_FIN) ||
+		    skb_tailroom(skb) == 0) {
+			if (!sk_stream_memory_free(sk))
+				goto wait;
+			skb = alloc_skb_fclone(MAX_TCP_HEADER +
+					       alttcp_size_goal(ask),
+					       sk->sk_allocation);
+			if (!skb)
+				goto wait;
+			skb_reserve(skb, MAX_TCP_HEADER);
+			__skb_header_release(skb);
+			ALTTCP_SKB_CB(skb)->seq = ask->write_seq;
+			ALTTCP_SKB_CB(skb)->end_seq = ask->write_seq;
+			ALTTCP_SKB_CB(skb)->flags = TCPHDR_ACK;
+			ALTTCP_SKB_CB(skb)->retransmitted = 0;
+			sk_wmem_queued_add(sk, skb->truesize);
+			__skb_queue_tail(&sk->sk_write_queue, skb);
+			if (!ask->send_head)
+				ask->send_head = skb;
+		}
+		room = min_t(size_t, alttcp_size_goal(ask) - skb->len,
+			     skb_tailroom(skb));
+		chunk = min(room, msg_data_left(msg));
+		if (copy_from_iter(skb_put(skb, chunk), chunk,
+				   &msg->msg_iter) != chunk) {
+			skb_trim(skb, skb->len - chunk);
+			err = -EFAULT;
+			goto error;
+		}
+		ALTTCP_SKB_CB(skb)->end_seq += chunk;
+		ask->write_seq += chunk;
+		copied += chunk;
+		if (skb->len >= alttcp_size_goal(ask))
+			alttcp_push(sk);
+		continue;
+wait:
+		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		alttcp_push(sk);
+		err = sk_stream_wait_memory(sk, &timeo);
+		if (err)
+			goto error;
+	}
+	alttcp_push(sk);
+	release_sock(sk);
+	return copied;
+
+error:
+	alttcp_push(sk);
+	if (copied) {
+		release_sock(sk);
+		return copied;
+	}
+	err = sk_stream_error(sk, msg->msg_flags, err);
+	release_sock(sk);
+	return err;
+}
+
+/* After reading: tell the peer when the window opened by a lot. */
+static void alttcp_window_update(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 offered = ask->rcv_wup + ask->rcv_wnd - ask->rcv_nxt;
+
+	if ((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 |
+				   TCPF_FIN_WAIT2) &&
+	    alttcp_receive_window(sk) >= offered + 2 * ask->adv_mss)
+		alttcp_send_ack(sk);
+}
+
+static int alttcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
+			  int flags, int *addr_len)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 peek_seq, *seq;
+	int copied = 0, target, err = 0;
+	long timeo;
+
+	if (flags & (MSG_OOB | MSG_ERRQUEUE))
+		return -EOPNOTSUPP;
+	lock_sock(sk);
+	if (sk->sk_state == TCP_LISTEN) {
+		err = -ENOTCONN;
+		goto out;
+	}
+	timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	target = sock_rcvlowat(sk, flags & MSG_WAITALL, len);
+	seq = &ask->copied_seq;
+	if (flags & MSG_PEEK) {
+		peek_seq = ask->copied_seq;
+		seq = &peek_seq;
+	}
+
+	while (copied < len) {
+		struct sk_buff *skb, *last = NULL;
+		bool found = false;
+
+		skb_queue_walk(&sk->sk_receive_queue, skb) {
+			struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+			u32 off = *seq - cb->seq;
+			size_t n;
+
+			last = skb;
+			if (seq_before(*seq, cb->seq) || off >= skb->len)
+				continue;
+			n = min_t(size_t, skb->len - off, len - copied);
+			err = skb_copy_datagram_msg(skb, off, msg, n);
+			if (err) {
+				if (!copied)
+					copied = -EFAULT;
+				goto done;
+			}
+			*seq += n;
+			copied += n;
+			found = true;
+			break;
+		}
+		/* Free what the reader is done with. */
+		while (!(flags & MSG_PEEK) &&
+		       (skb = skb_peek(&sk->sk_receive_queue)) &&
+		       seq_geq(ask->copied_seq, ALTTCP_SKB_CB(skb)->seq +
+						skb->len)) {
+			__skb_unlink(skb, &sk->sk_receive_queue);
+			kfree_skb(skb);
+		}
+		if (found)
+			continue;
+		if (copied >= target)
+			break;
+		if (copied) {
+			if (sk->sk_err || sk->sk_state == TCP_CLOSE ||
+			    (sk->sk_shutdown & RCV_SHUTDOWN) || !timeo ||
+			    signal_pending(current))
+				break;
+		} else {
+			if (sock_flag(sk, SOCK_DONE))
+				break;
+			if (sk->sk_err) {
+				copied = sock_error(sk);
+				break;
+			}
+			if (sk->sk_shutdown & RCV_SHUTDOWN)
+				break;
+			if (sk->sk_state == TCP_CLOSE) {
+				copied = -ENOTCONN;
+				break;
+			}
+			if (!timeo) {
+				copied = -EAGAIN;
+				break;
+			}
+			if (signal_pending(current)) {
+				copied = sock_intr_errno(timeo);
+				break;
+			}
+		}
+		alttcp_window_update(sk);
+		sk_wait_data(sk, &timeo, last);
+	}
+done:
+	if (!(flags & MSG_PEEK))
+		alttcp_window_update(sk);
+	release_sock(sk);
+	return copied;
+out:
+	release_sock(sk);
+	return err;
+}
+
+static __poll_t alttcp_poll(struct file *file, struct socket *sock,
+			    poll_table *wait)
+{
+	struct sock *sk = sock->sk;
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	__poll_t mask = 0;
+	u8 shutdown;
+	int state;
+
+	sock_poll_wait(file, sock, wait);
+	state = inet_sk_state_load(sk);
+	if (state == TCP_LISTEN)
+		return READ_ONCE(ask->accept_qlen) ? EPOLLIN | EPOLLRDNORM : 0;
+
+	shutdown = READ_ONCE(sk->sk_shutdown);
+	if (shutdown == SHUTDOWN_MASK || state == TCP_CLOSE)
+		mask |= EPOLLHUP;
+	if (shutdown & RCV_SHUTDOWN)
+		mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+	if (state != TCP_SYN_SENT && state != TCP_SYN_RECV) {
+		if (READ_ONCE(ask->copied_seq) != READ_ONCE(ask->rcv_nxt) &&
+		    !skb_queue_empty_lockless(&sk->sk_receive_queue))
+			mask |= EPOLLIN | EPOLLRDNORM;
+		if (!(shutdown & SEND_SHUTDOWN)) {
+			if (sk_stream_is_writeable(sk)) {
+				mask |= EPOLLOUT | EPOLLWRNORM;
+			} else {
+				sk_set_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+				set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+				/* Pairs with the ACK path freeing space. */
+				smp_mb__after_atomic();
+				if (sk_stream_is_writeable(sk))
+					mask |= EPOLLOUT | EPOLLWRNORM;
+			}
+		} else {
+			mask |= EPOLLOUT | EPOLLWRNORM;
+		}
+	}
+	/* sk_err is set before the state change that woke us. */
+	smp_rmb();
+	if (READ_ONCE(sk->sk_err) ||
+	    !skb_queue_empty_lockless(&sk->sk_error_queue))
+		mask |= EPOLLERR;
+	return mask;
+}
+
+static int alttcp_setsockopt(struct sock *sk, int level, int optname,
+			     sockptr_t optval, unsigned int optlen)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	int val, err = 0;
+
+	if (level != SOL_TCP)
+		return ip_setsockopt(sk, level, optname, optval, optlen);
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	if (copy_from_sockptr(&val, optval, sizeof(val)))
+		return -EFAULT;
+
+	lock_sock(sk);
+	switch (optname) {
+	case TCP_NODELAY:
+		ask->nodelay = !!val;
+		if (val)
+			alttcp_push(sk);
+		break;
+	case TCP_MAXSEG:
+		if (val && (val < ALTTCP_MSS_MIN || val > 65535)) {
+			err = -EINVAL;
+			break;
+		}
+		ask->user_mss = val;
+		break;
+	default:
+		err = -ENOPROTOOPT;
+	}
+	release_sock(sk);
+	return err;
+}
+
+static int alttcp_getsockopt(struct sock *sk, int level, int optname,
+			     char __user *optval, int __user *optlen)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	int val, len;
+
+	if (level != SOL_TCP)
+		return ip_getsockopt(sk, level, optname, optval, optlen);
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+	len = min_t(unsigned int, len, sizeof(int));
+
+	switch (optname) {
+	case TCP_NODELAY:
+		val = ask->nodelay;
+		break;
+	case TCP_MAXSEG:
+		val = (1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN) ?
+		      (ask->user_mss ? ask->user_mss : ALTTCP_MSS_DEFAULT) :
+		      ask->mss;
+		break;
+	default:
+		return -ENOPROTOOPT;
+	}
+	if (put_user(len, optlen) || copy_to_user(optval, &val, len))
+		return -EFAULT;
+	return 0;
+}
+
+static int alttcp_ioctl(struct sock *sk, int cmd, unsigned long arg)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	int answ;
+
+	switch (cmd) {
+	case SIOCINQ:
+		if (sk->sk_state == TCP_LISTEN)
+			return -EINVAL;
+		answ = READ_ONCE(ask->rcv_nxt) - READ_ONCE(ask->copied_seq);
+		break;
+	case SIOCOUTQ:
+		if (sk->sk_state == TCP_LISTEN)
+			return -EINVAL;
+		answ = READ_ONCE(ask->write_seq) - READ_ONCE(ask->snd_una);
+		break;
+	default:
+		return -ENOIOCTLCMD;
+	}
+	return put_user(answ, (int __user *)arg);
 }
 
 static int alttcp_hash(struct sock *sk)
@@ -33,9 +717,23 @@ struct proto alttcp_prot = {
 	.name = "ALTTCP",
 	.owner = THIS_MODULE,
 	.close = alttcp_close,
+	.connect = alttcp_connect,
 	.disconnect = alttcp_disconnect,
+	.accept = alttcp_accept,
+	.ioctl = alttcp_ioctl,
+	.init = alttcp_init_sock,
+	.destroy = alttcp_destroy_sock,
+	.shutdown = alttcp_shutdown,
+	.setsockopt = alttcp_setsockopt,
+	.getsockopt = alttcp_getsockopt,
+	.sendmsg = alttcp_sendmsg,
+	.recvmsg = alttcp_recvmsg,
+	.backlog_rcv = alttcp_do_rcv,
+	.release_cb = alttcp_release_cb,
 	.hash = alttcp_hash,
 	.unhash = alttcp_unhash,
+	/* Ports are taken in bind/connect/listen, never behind our back. */
+	.no_autobind = true,
 	.obj_size = sizeof(struct alttcp_sock),
 };
 
@@ -43,18 +741,20 @@ const struct proto_ops alttcp_stream_ops = {
 	.family = PF_INET,
 	.owner = THIS_MODULE,
 	.release = inet_release,
-	.bind = sock_no_bind,
-	.connect = sock_no_connect,
+	.bind = alttcp_bind,
+	.connect = inet_stream_connect,
 	.socketpair = sock_no_socketpair,
-	.accept = sock_no_accept,
+	.accept = inet_accept,
 	.getname = inet_getname,
-	.poll = datagram_poll,
+	.poll = alttcp_poll,
 	.ioctl = inet_ioctl,
 	.gettstamp = sock_gettstamp,
-	.listen = sock_no_listen,
-	.shutdown = sock_no_shutdown,
-	.sendmsg = sock_no_sendmsg,
-	.recvmsg = sock_no_recvmsg,
+	.listen = alttcp_listen,
+	.shutdown = inet_shutdown,
+	.setsockopt = sock_common_setsockopt,
+	.getsockopt = sock_common_getsockopt,
+	.sendmsg = inet_sendmsg,
+	.recvmsg = inet_recvmsg,
 	.mmap = sock_no_mmap,
 	.sendpage = sock_no_sendpage,
 };

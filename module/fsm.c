@@ -1,0 +1,579 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alttcp: the RFC 9293 state machine, segment arrival (3.10.7).
+ *
+ * Runs with the socket lock held: in softirq from the netfilter hook, or
+ * in process context from release_sock() for segments that arrived while
+ * a process owned the socket. Never sleeps. Consumes the skb.
+ *
+ * sk->sk_state keeps Linux's TCP_* numbers (the inet helpers read them):
+ * TCP_SYN_RECV is SYN-RECEIVED, TCP_FIN_WAIT1 is FIN-WAIT-1, and so on.
+ */
+#include <linux/module.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "alttcp.h"
+
+void alttcp_set_state(struct sock *sk, int state)
+{
+	int old = sk->sk_state;
+
+	if (old == state)
+		return;
+	if (old == TCP_ESTABLISHED && state == TCP_CLOSE)
+		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ESTABRESETS);
+	alttcp_state_store(sk, state);
+	if (state == TCP_CLOSE) {
+		if (old == TCP_LISTEN)
+			alttcp_lhash_remove(sk);
+		else
+			alttcp_ehash_remove(sk);
+		if (sock_flag(sk, SOCK_DEAD) ||
+		    !(sk->sk_userlocks & SOCK_BINDPORT_LOCK))
+			alttcp_port_release(sk);
+	}
+}
+
+static void alttcp_destroy(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *skb;
+
+	if (ask->destroyed)
+		return;
+	ask->destroyed = 1;
+	alttcp_timer_stop(sk);
+	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
+		sk_wmem_queued_add(sk, -skb->truesize);
+		kfree_skb(skb);
+	}
+	ask->send_head = NULL;
+	__skb_queue_purge(&ask->ooo_queue);
+	__skb_queue_purge(&sk->sk_receive_queue);
+	alttcp_port_release(sk);
+	/* sk_prot_free() drops the module reference an orphan gave up. */
+	if (ask->unpinned)
+		__module_get(THIS_MODULE);
+	/* The reference the socket was born with. */
+	sock_put(sk);
+}
+
+/* Module unload: every connection left is an orphan; reset them all. */
+void alttcp_abort_all(struct net *net)
+{
+	struct alttcp_net *an = alttcp_pernet(net);
+	unsigned int i;
+
+	for (i = 0; i < ALTTCP_HASH_SIZE; i++) {
+		struct sock *sk;
+
+		for (;;) {
+			spin_lock_bh(&an->lock);
+			sk = hlist_empty(&an->ehash[i]) ? NULL :
+			     &hlist_entry(an->ehash[i].first,
+					  struct alttcp_sock, hash_node)->inet.sk;
+			if (sk)
+				sock_hold(sk);
+			spin_unlock_bh(&an->lock);
+			if (!sk)
+				break;
+			local_bh_disable();
+			bh_lock_sock(sk);
+			if (sk->sk_state != TCP_CLOSE)
+				alttcp_send_active_rst(sk, GFP_ATOMIC);
+			alttcp_done(sk);
+			bh_unlock_sock(sk);
+			local_bh_enable();
+			sock_put(sk);
+		}
+	}
+}
+
+/* The connection is over: CLOSED. An orphan is destroyed here. */
+void alttcp_done(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	alttcp_set_state(sk, TCP_CLOSE);
+	alttcp_timer_stop(sk);
+	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
+	if (ask->parent && ask->child_queue == ALTTCP_CHILD_SYN)
+		alttcp_child_unlink(sk);
+	if (!sock_flag(sk, SOCK_DEAD))
+		sk->sk_state_change(sk);
+	else
+		alttcp_destroy(sk);
+}
+
+/* A reset or a timeout: the application sees err. */
+void alttcp_reset(struct sock *sk, int err)
+{
+	WRITE_ONCE(sk->sk_err, err);
+	sk_error_report(sk);
+	alttcp_done(sk);
+}
+
+void alttcp_enter_time_wait(struct sock *sk)
+{
+	alttcp_tw_create(sk);
+	alttcp_done(sk);
+}
+
+/* RFC 9293 3.10.7.4 first check: is the segment in the receive window? */
+static bool alttcp_seq_acceptable(const struct alttcp_sock *ask,
+				  const struct alttcp_skb_cb *cb,
+				  u32 seg_len)
+{
+	u32 wnd = ask->rcv_wnd - (ask->rcv_nxt - ask->rcv_wup);
+	u32 end = ask->rcv_nxt + wnd;
+
+	if ((s32)wnd <= 0)
+		wnd = 0;
+	if (!seg_len) {
+		if (!wnd)
+			return cb->seq == ask->rcv_nxt;
+		return seq_geq(cb->seq, ask->rcv_nxt) && seq_before(cb->seq, end);
+	}
+	if (!wnd)
+		return false;
+	return (seq_geq(cb->seq, ask->rcv_nxt) && seq_before(cb->seq, end)) ||
+	       (seq_geq(cb->seq + seg_len - 1, ask->rcv_nxt) &&
+		seq_before(cb->seq + seg_len - 1, end));
+}
+
+/* RFC 5961: answer a suspicious RST or SYN with an ACK, not an action. */
+static void alttcp_challenge_ack(struct sock *sk)
+{
+	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_CHALLENGEACKS);
+	alttcp_send_ack(sk);
+}
+
+static void alttcp_apply_syn_options(struct sock *sk,
+				     const struct alttcp_skb_cb *cb)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	ask->mss = cb->mss ? cb->mss : ALTTCP_MSS_DEFAULT;
+	ask->wscale_ok = cb->wscale != 0xff;
+	if (ask->wscale_ok) {
+		ask->snd_wscale = min_t(u8, cb->wscale, ALTTCP_MAX_WSCALE);
+	} else {
+		ask->snd_wscale = 0;
+		ask->rcv_wscale = 0;
+	}
+	alttcp_sync_mss(sk);
+	ask->cwnd = ALTTCP_INIT_CWND * ask->mss;
+	ask->ssthresh = U32_MAX;
+}
+
+/* Frees what the peer acknowledged; returns the bytes freed. */
+static u32 alttcp_clean_acked(struct sock *sk, u32 ack)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *skb;
+	u32 freed = 0;
+	bool sampled = false;
+
+	while ((skb = skb_peek(&sk->sk_write_queue)) && skb != ask->send_head) {
+		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+
+		if (seq_after(cb->end_seq, ack))
+			break;
+		if (!cb->retransmitted && !sampled) {
+			alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) -
+					  cb->tx_us);
+			sampled = true;
+		}
+		if (cb->flags & TCPHDR_FIN)
+			ask->fin_acked = 1;
+		freed += cb->end_seq - cb->seq;
+		__skb_unlink(skb, &sk->sk_write_queue);
+		sk_wmem_queued_add(sk, -skb->truesize);
+		kfree_skb(skb);
+	}
+	return freed;
+}
+
+/* Step five, for states past SYN-RECEIVED. Returns false to drop. */
+static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 wnd = (u32)cb->window << ask->snd_wscale;
+
+	if (seq_after(cb->ack_seq, ask->snd_nxt)) {
+		/* Acknowledges something not yet sent. */
+		alttcp_send_ack(sk);
+		return false;
+	}
+	if (seq_after(cb->ack_seq, ask->snd_una)) {
+		u32 acked = cb->ack_seq - ask->snd_una;
+
+		ask->snd_una = cb->ack_seq;
+		alttcp_clean_acked(sk, cb->ack_seq);
+		ask->retransmits = 0;
+		ask->backoff = 0;
+		/* Slow start, then congestion avoidance (RFC 5681 3.1). */
+		if (ask->cwnd < ask->ssthresh)
+			ask->cwnd += min_t(u32, acked, ask->mss);
+		else
+			ask->cwnd += max_t(u32, 1, ask->mss * ask->mss /
+					   ask->cwnd);
+		alttcp_rearm_rto(sk);
+		sk->sk_write_space(sk);
+	}
+	/* Window update (RFC 9293 3.10.7.4, fifth check). */
+	if (seq_before(ask->snd_wl1, cb->seq) ||
+	    (ask->snd_wl1 == cb->seq && seq_leq(ask->snd_wl2, cb->ack_seq))) {
+		ask->snd_wnd = wnd;
+		ask->snd_wl1 = cb->seq;
+		ask->snd_wl2 = cb->ack_seq;
+		ask->max_window = max(ask->max_window, wnd);
+		if (wnd && ask->timer_kind == ALTTCP_TIMER_PERSIST)
+			alttcp_rearm_rto(sk);
+	}
+	return true;
+}
+
+/*
+ * Moves segments that the out-of-order queue now continues. Returns true
+ * when a FIN became next in sequence (left for step eight).
+ */
+static bool alttcp_ooo_drain(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *skb;
+
+	while ((skb = skb_peek(&ask->ooo_queue))) {
+		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+		bool fin = cb->flags & TCPHDR_FIN;
+
+		if (seq_after(cb->seq, ask->rcv_nxt))
+			break;
+		__skb_unlink(skb, &ask->ooo_queue);
+		if (seq_leq(cb->end_seq, ask->rcv_nxt)) {
+			kfree_skb(skb);
+			continue;
+		}
+		if (cb->seq != ask->rcv_nxt) {
+			u32 skip = ask->rcv_nxt - cb->seq;
+
+			pskb_pull(skb, min(skip, skb->len));
+			cb->seq = ask->rcv_nxt;
+		}
+		ask->rcv_nxt = cb->end_seq - fin;
+		if (skb->len)
+			__skb_queue_tail(&sk->sk_receive_queue, skb);
+		else
+			kfree_skb(skb);
+		if (fin) {
+			/* Nothing valid lies beyond the FIN. */
+			__skb_queue_purge(&ask->ooo_queue);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void alttcp_ooo_insert(struct sock *sk, struct sk_buff *skb)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	struct sk_buff *pos;
+
+	skb_queue_reverse_walk(&ask->ooo_queue, pos) {
+		struct alttcp_skb_cb *pcb = ALTTCP_SKB_CB(pos);
+
+		if (seq_leq(pcb->seq, cb->seq)) {
+			if (seq_geq(pcb->end_seq, cb->end_seq)) {
+				kfree_skb(skb);		/* a duplicate */
+				return;
+			}
+			__skb_queue_after(&ask->ooo_queue, pos, skb);
+			return;
+		}
+	}
+	__skb_queue_head(&ask->ooo_queue, skb);
+}
+
+/*
+ * Step seven: the text. Queues payload in order, keeps what arrives early.
+ * Returns true when the skb was kept. A FIN that is next in sequence is
+ * left for step eight (*fin_now).
+ */
+static bool alttcp_queue_data(struct sock *sk, struct sk_buff *skb,
+			      bool *fin_now)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+
+	*fin_now = false;
+	if (seq_after(cb->seq, ask->rcv_nxt)) {
+		/* Out of order: keep it, ask for the gap now. */
+		skb_set_owner_r(skb, sk);
+		alttcp_ooo_insert(sk, skb);
+		return true;
+	}
+	if (cb->seq != ask->rcv_nxt) {
+		u32 skip = ask->rcv_nxt - cb->seq;
+
+		if (!pskb_pull(skb, min(skip, skb->len)))
+			return false;
+		cb->seq = ask->rcv_nxt;
+	}
+	ask->rcv_nxt = cb->end_seq;
+	if (cb->flags & TCPHDR_FIN) {
+		ask->rcv_nxt--;		/* step eight takes the FIN */
+		*fin_now = true;
+	}
+	if (!skb->len)
+		return false;
+	skb_set_owner_r(skb, sk);
+	__skb_queue_tail(&sk->sk_receive_queue, skb);
+	if (!skb_queue_empty(&ask->ooo_queue) && !*fin_now)
+		*fin_now = alttcp_ooo_drain(sk);
+	sk->sk_data_ready(sk);
+	return true;
+}
+
+/* Step eight: the peer's FIN. */
+static void alttcp_process_fin(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	ask->rcv_nxt++;
+	WRITE_ONCE(sk->sk_shutdown, sk->sk_shutdown | RCV_SHUTDOWN);
+	sock_set_flag(sk, SOCK_DONE);
+	switch (sk->sk_state) {
+	case TCP_SYN_RECV:
+	case TCP_ESTABLISHED:
+		alttcp_set_state(sk, TCP_CLOSE_WAIT);
+		break;
+	case TCP_FIN_WAIT1:
+		/* Our FIN not yet acknowledged: simultaneous close. */
+		alttcp_set_state(sk, TCP_CLOSING);
+		break;
+	case TCP_FIN_WAIT2:
+		alttcp_send_ack(sk);
+		alttcp_enter_time_wait(sk);
+		return;
+	default:
+		break;
+	}
+	alttcp_send_ack(sk);
+	if (!sock_flag(sk, SOCK_DEAD)) {
+		sk->sk_state_change(sk);
+		sk->sk_data_ready(sk);
+	}
+}
+
+/* SYN-SENT (RFC 9293 3.10.7.3). */
+static void alttcp_rcv_syn_sent(struct sock *sk, struct sk_buff *skb)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	bool ack = cb->flags & TCPHDR_ACK;
+
+	if (ack && (seq_leq(cb->ack_seq, ask->iss) ||
+		    seq_after(cb->ack_seq, ask->snd_nxt))) {
+		alttcp_send_reset_reply(sock_net(sk), skb);
+		goto drop;
+	}
+	if (cb->flags & TCPHDR_RST) {
+		if (ack) {
+			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ATTEMPTFAILS);
+			alttcp_reset(sk, ECONNREFUSED);
+		}
+		goto drop;
+	}
+	if (!(cb->flags & TCPHDR_SYN))
+		goto drop;
+
+	ask->irs = cb->seq;
+	ask->rcv_nxt = cb->seq + 1;
+	ask->rcv_wup = ask->rcv_nxt;
+	ask->copied_seq = ask->rcv_nxt;
+	alttcp_apply_syn_options(sk, cb);
+	ask->snd_wnd = cb->window;	/* never scaled in a SYN */
+	ask->snd_wl1 = cb->seq;
+	ask->snd_wl2 = cb->ack_seq;
+	if (ack) {
+		ask->snd_una = cb->ack_seq;
+		if (!ask->retransmits)	/* Karn */
+			alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) -
+					  ask->syn_tx_us);
+		ask->retransmits = 0;
+		alttcp_timer_stop(sk);
+		alttcp_set_state(sk, TCP_ESTABLISHED);
+		alttcp_send_ack(sk);
+		sk->sk_state_change(sk);
+		sk_wake_async(sk, SOCK_WAKE_IO, POLL_OUT);
+		alttcp_push(sk);
+	} else {
+		/* Simultaneous open: SYN-SENT -> SYN-RECEIVED. */
+		alttcp_set_state(sk, TCP_SYN_RECV);
+		ask->retransmits = 0;
+		alttcp_send_synack(sk);
+		alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
+	}
+drop:
+	kfree_skb(skb);
+}
+
+/* Every state from SYN-RECEIVED on (RFC 9293 3.10.7.4), in its order. */
+void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	u32 seg_len = cb->end_seq - cb->seq;
+	bool kept = false, fin_now = false, had_data;
+
+	switch (sk->sk_state) {
+	case TCP_CLOSE:
+		alttcp_send_reset_reply(sock_net(sk), skb);
+		goto drop;
+	case TCP_LISTEN:
+		alttcp_listen_rcv(sk, skb);
+		return;
+	case TCP_SYN_SENT:
+		alttcp_rcv_syn_sent(sk, skb);
+		return;
+	}
+
+	/* First: sequence number. */
+	if (!alttcp_seq_acceptable(ask, cb, seg_len)) {
+		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DROPOUTOFWINDOW);
+		if (!(cb->flags & TCPHDR_RST))
+			alttcp_send_ack(sk);
+		goto drop;
+	}
+
+	/* Second: RST. Only the exact next sequence number resets. */
+	if (cb->flags & TCPHDR_RST) {
+		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_INRSTS);
+		if (cb->seq != ask->rcv_nxt) {
+			alttcp_challenge_ack(sk);
+			goto drop;
+		}
+		if (sk->sk_state == TCP_SYN_RECV && !ask->active_open) {
+			/* Passive open: the embryo just goes away. */
+			alttcp_done(sk);
+			goto drop;
+		}
+		if (sk->sk_state == TCP_SYN_RECV) {
+			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ATTEMPTFAILS);
+			alttcp_reset(sk, ECONNREFUSED);
+		} else if ((1 << sk->sk_state) &
+			   (TCPF_CLOSING | TCPF_LAST_ACK)) {
+			alttcp_done(sk);
+		} else {
+			alttcp_reset(sk, sk->sk_state == TCP_CLOSE_WAIT ?
+					 EPIPE : ECONNRESET);
+		}
+		goto drop;
+	}
+
+	/* Fourth: SYN in a synchronized state (RFC 5961 4.2). */
+	if (cb->flags & TCPHDR_SYN) {
+		if (sk->sk_state == TCP_SYN_RECV && cb->seq == ask->irs) {
+			/* The peer's SYN again: our SYN-ACK was lost. */
+			alttcp_send_synack(sk);
+			goto drop;
+		}
+		alttcp_challenge_ack(sk);
+		goto drop;
+	}
+
+	/* Fifth: ACK. */
+	if (!(cb->flags & TCPHDR_ACK))
+		goto drop;
+	if (sk->sk_state == TCP_SYN_RECV) {
+		if (!seq_after(cb->ack_seq, ask->snd_una) ||
+		    seq_after(cb->ack_seq, ask->snd_nxt)) {
+			alttcp_send_reset_reply(sock_net(sk), skb);
+			goto drop;
+		}
+		if (ask->parent && !ask->active_open) {
+			struct sock *parent = ask->parent;
+
+			if (READ_ONCE(alttcp_sk(parent)->accept_qlen) >=
+			    READ_ONCE(parent->sk_max_ack_backlog)) {
+				/* Accept queue full: as Linux, ignore the
+				 * ACK; our SYN-ACK retransmission retries.
+				 */
+				ALTTCP_INC_STATS(sock_net(sk),
+						 ALTTCP_MIB_DROPLISTENOVERFLOW);
+				goto drop;
+			}
+		}
+		ask->snd_una = cb->ack_seq;
+		ask->snd_wnd = (u32)cb->window << ask->snd_wscale;
+		ask->max_window = ask->snd_wnd;
+		ask->snd_wl1 = cb->seq;
+		ask->snd_wl2 = cb->ack_seq;
+		ask->retransmits = 0;
+		alttcp_timer_stop(sk);
+		alttcp_set_state(sk, TCP_ESTABLISHED);
+		if (ask->parent && !ask->active_open)
+			alttcp_child_ready(sk);
+		else
+			sk->sk_state_change(sk);
+	} else if (!alttcp_process_ack(sk, cb)) {
+		goto drop;
+	}
+
+	switch (sk->sk_state) {
+	case TCP_FIN_WAIT1:
+		if (ask->fin_acked) {
+			alttcp_set_state(sk, TCP_FIN_WAIT2);
+			if (sock_flag(sk, SOCK_DEAD))
+				alttcp_timer_arm(sk, ALTTCP_TIMER_FIN_WAIT2,
+						 ALTTCP_FIN_TIMEOUT_MS);
+			sk->sk_state_change(sk);
+		}
+		break;
+	case TCP_CLOSING:
+		if (ask->fin_acked) {
+			alttcp_enter_time_wait(sk);
+			goto drop;
+		}
+		break;
+	case TCP_LAST_ACK:
+		if (ask->fin_acked) {
+			alttcp_done(sk);
+			goto drop;
+		}
+		break;
+	}
+
+	/* Sixth: URG is not supported; the data is delivered inline. */
+
+	/* Seventh: segment text. */
+	if ((skb->len || (cb->flags & TCPHDR_FIN)) &&
+	    ((1 << sk->sk_state) &
+	     (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 | TCPF_FIN_WAIT2))) {
+		if (skb->len && sock_flag(sk, SOCK_DEAD) &&
+		    (sk->sk_shutdown & RCV_SHUTDOWN)) {
+			/* Data for a closed application: abort, as Linux. */
+			alttcp_send_active_rst(sk, GFP_ATOMIC);
+			alttcp_done(sk);
+			goto drop;
+		}
+		had_data = skb->len;
+		kept = alttcp_queue_data(sk, skb, &fin_now);
+		/* Every data segment is acknowledged at once; step eight
+		 * acknowledges a FIN.
+		 */
+		if (had_data && !fin_now)
+			alttcp_send_ack(sk);
+	}
+
+	/* Eighth: FIN, once everything before it has arrived. */
+	if (fin_now)
+		alttcp_process_fin(sk);
+	alttcp_push(sk);
+	if (kept)
+		return;
+drop:
+	kfree_skb(skb);
+}

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alttcp: building and sending segments.
+ *
+ * Called with the socket lock held (process context or softirq), except
+ * the stateless replies (RST to a segment no socket wants, ACK from
+ * TIME_WAIT), which need no socket. Never sleeps: allocations are atomic.
+ *
+ * The IP header is built here rather than by ip_queue_xmit(), which would
+ * write sk->sk_protocol (IPPROTO_ALTTCP) into it; on the wire we are TCP.
+ */
+#include <linux/siphash.h>
+#include <linux/random.h>
+#include <net/ip.h>
+#include <net/route.h>
+#include <net/tcp.h>
+
+#include "alttcp.h"
+
+static siphash_key_t alttcp_isn_key __read_mostly;
+
+void alttcp_init_isn_secret(void)
+{
+	get_random_bytes(&alttcp_isn_key, sizeof(alttcp_isn_key));
+}
+
+/* RFC 6528: ISN = M + F(4-tuple, secret), M a clock ticking every ~4 us. */
+u32 alttcp_isn(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport)
+{
+	u32 f = siphash_3u32((__force u32)saddr, (__force u32)daddr,
+			     (__force u32)sport << 16 | (__force u32)dport,
+			     &alttcp_isn_key);
+
+	return f + (u32)(ktime_get_real_ns() >> 12);
+}
+
+/* Window to advertise: half the free receive buffer (the rest pays for
+ * skb overhead), never moving the right edge left (RFC 9293 3.8.6.2.2).
+ */
+u32 alttcp_receive_window(const struct sock *sk)
+{
+	const struct alttcp_sock *ask = alttcp_sk(sk);
+	int space = (READ_ONCE(sk->sk_rcvbuf) -
+		     atomic_read(&sk->sk_rmem_alloc)) / 2;
+	u32 edge = ask->rcv_wup + ask->rcv_wnd;
+	u32 cur = seq_after(edge, ask->rcv_nxt) ? edge - ask->rcv_nxt : 0;
+	u32 win = space > 0 ? space : 0;
+
+	win = min_t(u32, win, 65535U << ask->rcv_wscale);
+	/* Silly window avoidance: do not offer less than an MSS of growth. */
+	if (win < cur || (win - cur < ask->adv_mss && win < cur + ask->adv_mss))
+		win = cur;
+	return win;
+}
+
+static u16 alttcp_window_field(struct sock *sk, bool syn)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 win = alttcp_receive_window(sk);
+
+	if (syn) {
+		win = min_t(u32, win, 65535U);
+		ask->rcv_wnd = win;
+		ask->rcv_wup = ask->rcv_nxt;
+		return win;
+	}
+	win = (win >> ask->rcv_wscale) << ask->rcv_wscale;
+	ask->rcv_wnd = win;
+	ask->rcv_wup = ask->rcv_nxt;
+	return win >> ask->rcv_wscale;
+}
+
+/* Writes the TCP header and IP header in front of skb->data and sends. */
+static int alttcp_emit(struct net *net, struct sock *sk, struct sk_buff *skb,
+		       __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
+		       u32 seq, u32 ack, u8 flags, u16 window,
+		       const u8 *opts, unsigned int optlen, u8 tos)
+{
+	unsigned int thlen = sizeof(struct tcphdr) + optlen;
+	struct flowi4 fl4;
+	struct rtable *rt;
+	struct tcphdr *th;
+	struct iphdr *iph;
+	unsigned int len;
+
+	/* IP reads skb->cb as its own control block: clear ours. */
+	memset(skb->cb, 0, sizeof(skb->cb));
+	th = skb_push(skb, thlen);
+	skb_reset_transport_header(skb);
+	memset(th, 0, sizeof(*th));
+	th->source = sport;
+	th->dest = dport;
+	th->seq = htonl(seq);
+	th->ack_seq = htonl(ack);
+	th->doff = thlen >> 2;
+	((u8 *)th)[13] = flags;
+	th->window = htons(window);
+	if (optlen)
+		memcpy(th + 1, opts, optlen);
+	len = skb->len;
+
+	if (sk) {
+		rt = (struct rtable *)__sk_dst_check(sk, 0);
+		if (!rt) {
+			rt = ip_route_output_ports(net, &fl4, sk, daddr, saddr,
+						   dport, sport, IPPROTO_TCP,
+						   RT_CONN_FLAGS(sk),
+						   sk->sk_bound_dev_if);
+			if (IS_ERR(rt))
+				goto no_route;
+			sk_setup_caps(sk, &rt->dst);
+		}
+		skb_dst_set(skb, dst_clone(&rt->dst));
+	} else {
+		rt = ip_route_output_ports(net, &fl4, NULL, daddr, saddr,
+					   dport, sport, IPPROTO_TCP, tos, 0);
+		if (IS_ERR(rt))
+			goto no_route;
+		skb_dst_set(skb, &rt->dst);
+	}
+
+	skb->ip_summed = CHECKSUM_PARTIAL;
+	skb->csum_start = skb_transport_header(skb) - skb->head;
+	skb->csum_offset = offsetof(struct tcphdr, check);
+	th->check = ~tcp_v4_check(len, saddr, daddr, 0);
+
+	iph = skb_push(skb, sizeof(*iph));
+	skb_reset_network_header(skb);
+	iph->version = 4;
+	iph->ihl = 5;
+	iph->tos = tos;
+	iph->frag_off = htons(IP_DF);
+	iph->ttl = ip4_dst_hoplimit(skb_dst(skb));
+	iph->protocol = IPPROTO_TCP;
+	iph->saddr = saddr;
+	iph->daddr = daddr;
+	ip_select_ident(net, skb, sk);
+	skb->protocol = htons(ETH_P_IP);
+	if (sk) {
+		skb->priority = sk->sk_priority;
+		skb->mark = sk->sk_mark;
+	}
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTSEGS);
+	if (flags & TCPHDR_RST)
+		ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTRSTS);
+	return ip_local_out(net, sk, skb);
+
+no_route:
+	kfree_skb(skb);
+	return -EHOSTUNREACH;
+}
+
+static struct sk_buff *alttcp_alloc_ctl(gfp_t gfp)
+{
+	struct sk_buff *skb = alloc_skb(MAX_TCP_HEADER, gfp);
+
+	if (skb)
+		skb_reserve(skb, MAX_TCP_HEADER);
+	return skb;
+}
+
+/* MSS and window scale options of a SYN or SYN-ACK. */
+static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
+				       bool offer_wscale)
+{
+	unsigned int n = 0;
+
+	opts[n++] = TCPOPT_MSS;
+	opts[n++] = TCPOLEN_MSS;
+	opts[n++] = ask->adv_mss >> 8;
+	opts[n++] = ask->adv_mss & 0xff;
+	if (offer_wscale) {
+		opts[n++] = TCPOPT_NOP;
+		opts[n++] = TCPOPT_WINDOW;
+		opts[n++] = TCPOLEN_WINDOW;
+		opts[n++] = ask->rcv_wscale;
+	}
+	return n;
+}
+
+static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool wscale)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	struct sk_buff *skb = alttcp_alloc_ctl(GFP_ATOMIC);
+	u8 opts[8];
+	unsigned int optlen;
+
+	if (!skb)
+		return -ENOBUFS;
+	if (!ask->retransmits)
+		ask->syn_tx_us = (u32)ktime_to_us(ktime_get());
+	optlen = alttcp_syn_options(ask, opts, wscale);
+	return alttcp_emit(sock_net(sk), sk, skb, inet->inet_saddr,
+			   inet->inet_daddr, inet->inet_sport,
+			   inet->inet_dport, ask->iss,
+			   (flags & TCPHDR_ACK) ? ask->rcv_nxt : 0, flags,
+			   alttcp_window_field(sk, true), opts, optlen,
+			   inet->tos);
+}
+
+int alttcp_send_syn(struct sock *sk)
+{
+	return alttcp_send_syn_common(sk, TCPHDR_SYN, true);
+}
+
+/* Window scaling is offered back only when the peer offered it. */
+int alttcp_send_synack(struct sock *sk)
+{
+	return alttcp_send_syn_common(sk, TCPHDR_SYN | TCPHDR_ACK,
+				      alttcp_sk(sk)->wscale_ok);
+}
+
+static void alttcp_send_ctl(struct sock *sk, u32 seq, u8 flags, gfp_t gfp)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	struct sk_buff *skb = alttcp_alloc_ctl(gfp);
+
+	if (!skb)
+		return;
+	alttcp_emit(sock_net(sk), sk, skb, inet->inet_saddr, inet->inet_daddr,
+		    inet->inet_sport, inet->inet_dport, seq, ask->rcv_nxt,
+		    flags, alttcp_window_field(sk, false), NULL, 0, inet->tos);
+}
+
+void alttcp_send_ack(struct sock *sk)
+{
+	alttcp_send_ctl(sk, alttcp_sk(sk)->snd_nxt, TCPHDR_ACK, GFP_ATOMIC);
+}
+
+/* Zero window probe: an old sequence number makes the peer answer with
+ * its current window.
+ */
+void alttcp_send_probe(struct sock *sk)
+{
+	alttcp_send_ctl(sk, alttcp_sk(sk)->snd_una - 1, TCPHDR_ACK,
+			GFP_ATOMIC);
+}
+
+void alttcp_send_active_rst(struct sock *sk, gfp_t gfp)
+{
+	alttcp_send_ctl(sk, alttcp_sk(sk)->snd_nxt, TCPHDR_RST | TCPHDR_ACK,
+			gfp);
+}
+
+/* RFC 9293 3.10.7.1: the reset for a segment nobody wants. */
+void alttcp_send_reset_reply(struct net *net, struct sk_buff *in)
+{
+	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(in);
+	const struct tcphdr *th = tcp_hdr(in);
+	struct sk_buff *skb;
+	u32 seq = 0, ack = 0;
+	u8 flags = TCPHDR_RST;
+
+	if (cb->flags & TCPHDR_RST)
+		return;
+	if (cb->flags & TCPHDR_ACK) {
+		seq = cb->ack_seq;
+	} else {
+		ack = cb->end_seq;
+		flags |= TCPHDR_ACK;
+	}
+	skb = alttcp_alloc_ctl(GFP_ATOMIC);
+	if (!skb)
+		return;
+	alttcp_emit(net, NULL, skb, cb->daddr, cb->saddr, th->dest, th->source,
+		    seq, ack, flags, 0, NULL, 0, 0);
+}
+
+void alttcp_send_ack_reply(struct net *net, __be32 saddr, __be32 daddr,
+			   __be16 sport, __be16 dport, u32 seq, u32 ack,
+			   u16 window)
+{
+	struct sk_buff *skb = alttcp_alloc_ctl(GFP_ATOMIC);
+
+	if (!skb)
+		return;
+	alttcp_emit(net, NULL, skb, saddr, daddr, sport, dport, seq, ack,
+		    TCPHDR_ACK, window, NULL, 0, 0);
+}
+
+/* Sends one skb of the write queue; the queued original stays for
+ * retransmission. A clone shares the data; when an earlier clone is still
+ * in flight the headers must not be shared, so copy them.
+ */
+static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	struct sk_buff *c;
+	u8 flags = TCPHDR_ACK | (cb->flags & TCPHDR_FIN);
+
+	if (skb->len)
+		flags |= TCPHDR_PSH;
+	if (unlikely(skb_cloned(skb)))
+		c = pskb_copy(skb, GFP_ATOMIC);
+	else
+		c = skb_clone(skb, GFP_ATOMIC);
+	if (!c)
+		return -ENOBUFS;
+	return alttcp_emit(sock_net(sk), sk, c, inet->inet_saddr,
+			   inet->inet_daddr, inet->inet_sport,
+			   inet->inet_dport, cb->seq, ask->rcv_nxt, flags,
+			   alttcp_window_field(sk, false), NULL, 0, inet->tos);
+}
+
+/* Payload per segment: the peer's MSS, the route's MTU, TCP_MAXSEG. */
+void alttcp_sync_mss(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct dst_entry *dst = __sk_dst_get(sk);
+	u32 mss = ask->mss ? ask->mss : ALTTCP_MSS_DEFAULT;
+
+	if (dst)
+		mss = min_t(u32, mss, dst_mtu(dst) - sizeof(struct iphdr) -
+				      sizeof(struct tcphdr));
+	if (ask->user_mss)
+		mss = min_t(u32, mss, ask->user_mss);
+	ask->mss = max_t(u32, mss, ALTTCP_MSS_MIN);
+}
+
+/* Sends what the peer's window and the congestion window allow. */
+void alttcp_push(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *skb;
+
+	if ((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN | TCPF_SYN_SENT |
+				   TCPF_SYN_RECV))
+		return;
+	while ((skb = ask->send_head)) {
+		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+		u32 in_flight = ask->snd_nxt - ask->snd_una;
+
+		if (seq_after(cb->end_seq, ask->snd_una + ask->snd_wnd)) {
+			if (!in_flight && ask->timer_kind != ALTTCP_TIMER_PERSIST)
+				alttcp_timer_arm(sk, ALTTCP_TIMER_PERSIST,
+						 ask->rto_ms);
+			break;
+		}
+		if (in_flight && in_flight + skb->len > ask->cwnd)
+			break;
+		/* Nagle (RFC 896): one small segment in flight at a time. */
+		if (!ask->nodelay && in_flight &&
+		    skb->len < alttcp_size_goal(ask) &&
+		    !(cb->flags & TCPHDR_FIN) &&
+		    skb_queue_is_last(&sk->sk_write_queue, skb))
+			break;
+		cb->tx_us = (u32)ktime_to_us(ktime_get());
+		if (alttcp_xmit_queued(sk, skb))
+			break;
+		ask->snd_nxt = cb->end_seq;
+		ask->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
+				 NULL : skb->next;
+		if (ask->timer_kind != ALTTCP_TIMER_RETRANS)
+			alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
+	}
+}
+
+/* Our FIN takes the sequence number after the last queued byte. */
+void alttcp_queue_fin(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+
+	if (ask->fin_queued)
+		return;
+	ask->fin_queued = 1;
+	if (tail && ask->send_head &&
+	    !(ALTTCP_SKB_CB(tail)->flags & TCPHDR_FIN)) {
+		ALTTCP_SKB_CB(tail)->flags |= TCPHDR_FIN;
+		ALTTCP_SKB_CB(tail)->end_seq++;
+	} else {
+		struct sk_buff *skb = alloc_skb_fclone(MAX_TCP_HEADER,
+						       sk->sk_allocation |
+						       __GFP_NOFAIL);
+
+		skb_reserve(skb, MAX_TCP_HEADER);
+		__skb_header_release(skb);
+		ALTTCP_SKB_CB(skb)->seq = ask->write_seq;
+		ALTTCP_SKB_CB(skb)->end_seq = ask->write_seq + 1;
+		ALTTCP_SKB_CB(skb)->flags = TCPHDR_FIN | TCPHDR_ACK;
+		ALTTCP_SKB_CB(skb)->retransmitted = 0;
+		sk_wmem_queued_add(sk, skb->truesize);
+		__skb_queue_tail(&sk->sk_write_queue, skb);
+		if (!ask->send_head)
+			ask->send_head = skb;
+	}
+	ask->write_seq++;
+	alttcp_push(sk);
+}
+
+/* Resends the oldest unacknowledged segment (or the SYN / SYN-ACK). */
+int alttcp_retransmit_head(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *skb;
+	int err;
+
+	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
+	if (sk->sk_state == TCP_SYN_SENT)
+		return alttcp_send_syn(sk);
+	if (sk->sk_state == TCP_SYN_RECV)
+		return alttcp_send_synack(sk);
+	skb = skb_peek(&sk->sk_write_queue);
+	if (!skb || skb == ask->send_head)
+		return 0;
+	ALTTCP_SKB_CB(skb)->retransmitted = 1;
+	err = alttcp_xmit_queued(sk, skb);
+	return err;
+}

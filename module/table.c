@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alttcp: the connection, listener and port tables of a namespace.
+ *
+ * Lookups run under RCU (softirq, from the netfilter hook) and return a
+ * socket with a reference taken; inserts and removals take
+ * alttcp_net.lock with BHs off. A socket in ehash or lhash holds one
+ * reference for the table.
+ */
+#include <linux/jhash.h>
+#include <linux/mm.h>
+#include <linux/rculist.h>
+#include <net/sock.h>
+
+#include "alttcp.h"
+
+static u32 alttcp_hash4(const struct net *net, __be32 laddr, __be16 lport,
+			__be32 raddr, __be16 rport)
+{
+	return jhash_3words((__force u32)laddr, (__force u32)raddr,
+			    ((__force u32)lport << 16) | (__force u32)rport,
+			    net_hash_mix(net)) & (ALTTCP_HASH_SIZE - 1);
+}
+
+u32 alttcp_hash_port(const struct net *net, __be16 port)
+{
+	return jhash_1word((__force u32)port, net_hash_mix(net)) &
+	       (ALTTCP_HASH_SIZE - 1);
+}
+
+int alttcp_tables_init(struct alttcp_net *an)
+{
+	spin_lock_init(&an->lock);
+	an->ehash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->ehash), GFP_KERNEL);
+	an->lhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->lhash), GFP_KERNEL);
+	an->bhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->bhash), GFP_KERNEL);
+	an->twhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->twhash),
+			      GFP_KERNEL);
+	an->twphash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->twphash),
+			       GFP_KERNEL);
+	if (!an->ehash || !an->lhash || !an->bhash || !an->twhash ||
+	    !an->twphash) {
+		alttcp_tables_exit(an);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void alttcp_tables_exit(struct alttcp_net *an)
+{
+	kvfree(an->ehash);
+	kvfree(an->lhash);
+	kvfree(an->bhash);
+	kvfree(an->twhash);
+	kvfree(an->twphash);
+}
+
+static bool alttcp_match4(const struct sock *sk, __be32 laddr, __be16 lport,
+			  __be32 raddr, __be16 rport)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+
+	return inet->inet_rcv_saddr == laddr && inet->inet_sport == lport &&
+	       inet->inet_daddr == raddr && inet->inet_dport == rport;
+}
+
+/* saddr/sport are the segment's source: the remote end. */
+struct sock *alttcp_lookup_established(struct net *net, __be32 saddr,
+				       __be16 sport, __be32 daddr,
+				       __be16 dport)
+{
+	struct alttcp_net *an = alttcp_pernet(net);
+	struct alttcp_sock *ask;
+	u32 h = alttcp_hash4(net, daddr, dport, saddr, sport);
+
+	hlist_for_each_entry_rcu(ask, &an->ehash[h], hash_node) {
+		struct sock *sk = &ask->inet.sk;
+
+		if (alttcp_match4(sk, daddr, dport, saddr, sport) &&
+		    refcount_inc_not_zero(&sk->sk_refcnt))
+			return sk;
+	}
+	return NULL;
+}
+
+/* A listener bound to daddr beats one bound to INADDR_ANY. */
+struct sock *alttcp_lookup_listener(struct net *net, __be32 daddr,
+				    __be16 dport)
+{
+	struct alttcp_net *an = alttcp_pernet(net);
+	struct sock *best = NULL;
+	struct alttcp_sock *ask;
+
+	hlist_for_each_entry_rcu(ask, &an->lhash[alttcp_hash_port(net, dport)],
+				 hash_node) {
+		struct sock *sk = &ask->inet.sk;
+		__be32 bound = inet_sk(sk)->inet_rcv_saddr;
+
+		if (inet_sk(sk)->inet_sport != dport)
+			continue;
+		if (bound == daddr) {
+			best = sk;
+			break;
+		}
+		if (bound == htonl(INADDR_ANY) && !best)
+			best = sk;
+	}
+	if (best && !refcount_inc_not_zero(&best->sk_refcnt))
+		best = NULL;
+	return best;
+}
+
+bool alttcp_port_bound(struct net *net, __be16 port)
+{
+	struct alttcp_net *an = alttcp_pernet(net);
+	struct alttcp_sock *ask;
+
+	hlist_for_each_entry_rcu(ask, &an->bhash[alttcp_hash_port(net, port)],
+				 bind_node) {
+		if (inet_sk(&ask->inet.sk)->inet_sport == port)
+			return true;
+	}
+	return false;
+}
+
+/* Fails with -EADDRNOTAVAIL when the 4-tuple is taken. */
+int alttcp_ehash_insert(struct sock *sk)
+{
+	struct net *net = sock_net(sk);
+	struct alttcp_net *an = alttcp_pernet(net);
+	struct inet_sock *inet = inet_sk(sk);
+	struct alttcp_sock *ask;
+	u32 h = alttcp_hash4(net, inet->inet_rcv_saddr, inet->inet_sport,
+			     inet->inet_daddr, inet->inet_dport);
+
+	spin_lock_bh(&an->lock);
+	hlist_for_each_entry(ask, &an->ehash[h], hash_node) {
+		if (alttcp_match4(&ask->inet.sk, inet->inet_rcv_saddr,
+				  inet->inet_sport, inet->inet_daddr,
+				  inet->inet_dport)) {
+			spin_unlock_bh(&an->lock);
+			return -EADDRNOTAVAIL;
+		}
+	}
+	sock_hold(sk);
+	hlist_add_head_rcu(&alttcp_sk(sk)->hash_node, &an->ehash[h]);
+	alttcp_sk(sk)->hashed = true;
+	spin_unlock_bh(&an->lock);
+	return 0;
+}
+
+static void alttcp_hash_remove(struct sock *sk)
+{
+	struct alttcp_net *an = alttcp_pernet(sock_net(sk));
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	bool was = false;
+
+	spin_lock_bh(&an->lock);
+	if (ask->hashed) {
+		hlist_del_init_rcu(&ask->hash_node);
+		ask->hashed = false;
+		was = true;
+	}
+	spin_unlock_bh(&an->lock);
+	if (was)
+		__sock_put(sk);
+}
+
+void alttcp_ehash_remove(struct sock *sk)
+{
+	alttcp_hash_remove(sk);
+}
+
+/* Two listeners on one port and overlapping addresses: -EADDRINUSE. */
+int alttcp_lhash_insert(struct sock *sk)
+{
+	struct net *net = sock_net(sk);
+	struct alttcp_net *an = alttcp_pernet(net);
+	__be16 port = inet_sk(sk)->inet_sport;
+	__be32 addr = inet_sk(sk)->inet_rcv_saddr;
+	u32 h = alttcp_hash_port(net, port);
+	struct alttcp_sock *ask;
+
+	spin_lock_bh(&an->lock);
+	hlist_for_each_entry(ask, &an->lhash[h], hash_node) {
+		struct inet_sock *o = inet_sk(&ask->inet.sk);
+
+		if (o->inet_sport == port &&
+		    (o->inet_rcv_saddr == addr || !o->inet_rcv_saddr ||
+		     !addr)) {
+			spin_unlock_bh(&an->lock);
+			return -EADDRINUSE;
+		}
+	}
+	sock_hold(sk);
+	hlist_add_head_rcu(&alttcp_sk(sk)->hash_node, &an->lhash[h]);
+	alttcp_sk(sk)->hashed = true;
+	spin_unlock_bh(&an->lock);
+	return 0;
+}
+
+void alttcp_lhash_remove(struct sock *sk)
+{
+	alttcp_hash_remove(sk);
+}
+
+void alttcp_bhash_insert(struct sock *sk)
+{
+	struct net *net = sock_net(sk);
+	struct alttcp_net *an = alttcp_pernet(net);
+	u32 h = alttcp_hash_port(net, inet_sk(sk)->inet_sport);
+
+	spin_lock_bh(&an->lock);
+	hlist_add_head_rcu(&alttcp_sk(sk)->bind_node, &an->bhash[h]);
+	spin_unlock_bh(&an->lock);
+}
+
+void alttcp_bhash_remove(struct sock *sk)
+{
+	struct alttcp_net *an = alttcp_pernet(sock_net(sk));
+
+	spin_lock_bh(&an->lock);
+	hlist_del_init_rcu(&alttcp_sk(sk)->bind_node);
+	spin_unlock_bh(&an->lock);
+}

@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alttcp: TIME_WAIT entries.
+ *
+ * A connection in TIME-WAIT is a small struct alttcp_tw in twhash, not a
+ * socket: it remembers the 4-tuple and sequence numbers to re-ACK the
+ * peer's retransmitted FIN for 2*MSL. Lookups run under RCU and take a
+ * reference; the table holds one reference until the entry's hrtimer
+ * (softirq) or the namespace's exit unhashes it. Freed with kfree_rcu.
+ */
+#include <linux/jhash.h>
+#include <linux/rculist.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "alttcp.h"
+
+static u32 alttcp_tw_hash(const struct net *net, __be32 laddr, __be16 lport,
+			  __be32 raddr, __be16 rport)
+{
+	return jhash_3words((__force u32)laddr, (__force u32)raddr,
+			    ((__force u32)lport << 16) | (__force u32)rport,
+			    net_hash_mix(net)) & (ALTTCP_HASH_SIZE - 1);
+}
+
+void alttcp_tw_put(struct alttcp_tw *tw)
+{
+	if (refcount_dec_and_test(&tw->refcnt))
+		kfree_rcu(tw, rcu);
+}
+
+/* Unhashes the entry once; drops the table's reference. */
+static void alttcp_tw_unhash(struct alttcp_tw *tw)
+{
+	struct net *net = read_pnet(&tw->net);
+	struct alttcp_net *an = alttcp_pernet(net);
+	bool was = false;
+
+	spin_lock_bh(&an->lock);
+	if (tw->hashed) {
+		hlist_del_rcu(&tw->node);
+		hlist_del_rcu(&tw->port_node);
+		tw->hashed = false;
+		was = true;
+	}
+	spin_unlock_bh(&an->lock);
+	if (was) {
+		atomic_dec(&an->tw_count);
+		alttcp_tw_put(tw);
+	}
+}
+
+static enum hrtimer_restart alttcp_tw_timer_fn(struct hrtimer *t)
+{
+	alttcp_tw_unhash(container_of(t, struct alttcp_tw, timer));
+	return HRTIMER_NORESTART;
+}
+
+static u32 alttcp_tw_len_ms(void)
+{
+	return 2 * ALTTCP_MSL_MS;
+}
+
+/* sk is entering TIME-WAIT; called with its lock held, before it closes. */
+void alttcp_tw_create(struct sock *sk)
+{
+	struct net *net = sock_net(sk);
+	struct alttcp_net *an = alttcp_pernet(net);
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct inet_sock *inet = inet_sk(sk);
+	struct alttcp_tw *tw;
+	u32 h;
+
+	tw = kzalloc(sizeof(*tw), GFP_ATOMIC);
+	if (!tw)
+		return;	/* the connection just closes, as Linux does */
+	refcount_set(&tw->refcnt, 1);
+	write_pnet(&tw->net, net);
+	tw->saddr = inet->inet_rcv_saddr;
+	tw->daddr = inet->inet_daddr;
+	tw->sport = inet->inet_sport;
+	tw->dport = inet->inet_dport;
+	tw->snd_nxt = ask->snd_nxt;
+	tw->rcv_nxt = ask->rcv_nxt;
+	tw->rcv_wnd = min_t(u32, ask->rcv_wnd >> ask->rcv_wscale, 65535U);
+	tw->uid = sock_i_uid(sk);
+	hrtimer_init(&tw->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
+	tw->timer.function = alttcp_tw_timer_fn;
+
+	h = alttcp_tw_hash(net, tw->saddr, tw->sport, tw->daddr, tw->dport);
+	spin_lock_bh(&an->lock);
+	hlist_add_head_rcu(&tw->node, &an->twhash[h]);
+	hlist_add_head_rcu(&tw->port_node,
+			   &an->twphash[alttcp_hash_port(net, tw->sport)]);
+	tw->hashed = true;
+	spin_unlock_bh(&an->lock);
+	atomic_inc(&an->tw_count);
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_TIMEWAITS);
+	hrtimer_start(&tw->timer, ms_to_ktime(alttcp_tw_len_ms()),
+		      HRTIMER_MODE_REL_SOFT);
+}
+
+/* saddr/sport: the segment's source, the remote end. */
+struct alttcp_tw *alttcp_tw_lookup(struct net *net, __be32 saddr,
+				   __be16 sport, __be32 daddr, __be16 dport)
+{
+	struct alttcp_net *an = alttcp_pernet(net);
+	u32 h = alttcp_tw_hash(net, daddr, dport, saddr, sport);
+	struct alttcp_tw *tw;
+
+	hlist_for_each_entry_rcu(tw, &an->twhash[h], node) {
+		if (tw->saddr == daddr && tw->sport == dport &&
+		    tw->daddr == saddr && tw->dport == sport &&
+		    refcount_inc_not_zero(&tw->refcnt))
+			return tw;
+	}
+	return NULL;
+}
+
+/*
+ * A segment for a TIME-WAIT entry (RFC 9293 3.10.7.4, RFC 1337). Returns
+ * true when the entry let go of the 4-tuple for a new SYN, which the
+ * caller then gives to the listener.
+ */
+bool alttcp_tw_rcv(struct net *net, struct alttcp_tw *tw, struct sk_buff *skb)
+{
+	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+
+	if (cb->flags & TCPHDR_RST)
+		return false;	/* RFC 1337: no TIME-WAIT assassination */
+	if ((cb->flags & TCPHDR_SYN) && !(cb->flags & TCPHDR_ACK) &&
+	    seq_after(cb->seq, tw->rcv_nxt)) {
+		/* A new incarnation (RFC 9293 3.6.1). */
+		if (hrtimer_try_to_cancel(&tw->timer) >= 0) {
+			alttcp_tw_unhash(tw);
+			return true;
+		}
+		return false;
+	}
+	/* The peer did not hear our last ACK: again, and restart. Only
+	 * the one who stopped the pending timer restarts it; an entry whose
+	 * timer is running is on its way out.
+	 */
+	if ((cb->flags & TCPHDR_FIN) && hrtimer_try_to_cancel(&tw->timer) == 1)
+		hrtimer_start(&tw->timer, ms_to_ktime(alttcp_tw_len_ms()),
+			      HRTIMER_MODE_REL_SOFT);
+	if ((cb->flags & (TCPHDR_FIN | TCPHDR_SYN)) ||
+	    cb->end_seq != cb->seq || cb->seq != tw->rcv_nxt)
+		alttcp_send_ack_reply(net, tw->saddr, tw->daddr, tw->sport,
+				      tw->dport, tw->snd_nxt, tw->rcv_nxt,
+				      tw->rcv_wnd);
+	return false;
+}
+
+/* Is a TIME_WAIT entry using this local address and port? */
+bool alttcp_tw_port_used(struct net *net, __be32 addr, __be16 port)
+{
+	struct alttcp_net *an = alttcp_pernet(net);
+	struct alttcp_tw *tw;
+	bool used = false;
+
+	rcu_read_lock();
+	hlist_for_each_entry_rcu(tw, &an->twphash[alttcp_hash_port(net, port)],
+				 port_node) {
+		if (tw->sport == port &&
+		    (!addr || !tw->saddr || tw->saddr == addr)) {
+			used = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return used;
+}
+
+unsigned int alttcp_tw_remaining_ms(const struct alttcp_tw *tw)
+{
+	s64 ms = ktime_ms_delta(hrtimer_get_expires(&tw->timer), ktime_get());
+
+	return ms > 0 ? ms : 0;
+}
+
+/* Namespace exit: cancel every timer, drop every entry. Process context. */
+void alttcp_tw_flush(struct net *net)
+{
+	struct alttcp_net *an = alttcp_pernet(net);
+	unsigned int i;
+
+	for (i = 0; i < ALTTCP_HASH_SIZE; i++) {
+		struct alttcp_tw *tw;
+
+		for (;;) {
+			spin_lock_bh(&an->lock);
+			tw = hlist_empty(&an->twhash[i]) ? NULL :
+			     hlist_entry(an->twhash[i].first,
+					 struct alttcp_tw, node);
+			if (tw)
+				refcount_inc(&tw->refcnt);
+			spin_unlock_bh(&an->lock);
+			if (!tw)
+				break;
+			hrtimer_cancel(&tw->timer);
+			alttcp_tw_unhash(tw);
+			alttcp_tw_put(tw);
+		}
+	}
+}
