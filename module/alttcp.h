@@ -149,6 +149,7 @@ struct alttcp_sock {
 	u32 snd_wnd;		/* scaled */
 	u32 snd_wl1;
 	u32 snd_wl2;
+	u32 snd_max;		/* highest sequence number ever sent */
 	u32 write_seq;		/* end of the data queued by the user */
 	u32 max_window;		/* largest window the peer offered */
 	/* receive sequence variables */
@@ -172,9 +173,12 @@ struct alttcp_sock {
 	   destroyed:1;
 	unsigned long atomic_flags;	/* ALTTCP_*_DEFERRED, set from softirq */
 
-	/* congestion control (RFC 5681) */
+	/* congestion control (RFC 5681, NewReno RFC 6582) */
 	u32 cwnd;		/* bytes */
 	u32 ssthresh;		/* bytes */
+	u32 recover;		/* snd_max when fast recovery began */
+	u8 dupacks;
+	bool in_recovery;
 
 	/* RTT and retransmission (RFC 6298), microseconds */
 	u32 srtt_us;

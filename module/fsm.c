@@ -167,41 +167,78 @@ static void alttcp_apply_syn_options(struct sock *sk,
 	ask->ssthresh = U32_MAX;
 }
 
-/* Frees what the peer acknowledged; returns the bytes freed. */
-static u32 alttcp_clean_acked(struct sock *sk, u32 ack)
+/* Frees what the peer acknowledged, sent or (after go-back-N) not. */
+static void alttcp_clean_acked(struct sock *sk, u32 ack)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *skb;
-	u32 freed = 0;
 	bool sampled = false;
 
-	while ((skb = skb_peek(&sk->sk_write_queue)) && skb != ask->send_head) {
+	while ((skb = skb_peek(&sk->sk_write_queue))) {
 		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 
 		if (seq_after(cb->end_seq, ack))
 			break;
-		if (!cb->retransmitted && !sampled) {
+		if (!cb->retransmitted && !sampled && skb != ask->send_head) {
 			alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) -
 					  cb->tx_us);
 			sampled = true;
 		}
 		if (cb->flags & TCPHDR_FIN)
 			ask->fin_acked = 1;
-		freed += cb->end_seq - cb->seq;
+		if (skb == ask->send_head)
+			ask->send_head = skb_queue_is_last(&sk->sk_write_queue,
+							   skb) ? NULL : skb->next;
 		__skb_unlink(skb, &sk->sk_write_queue);
 		sk_wmem_queued_add(sk, -skb->truesize);
 		kfree_skb(skb);
 	}
-	return freed;
+}
+
+/* Three duplicate ACKs: resend the oldest segment (RFC 5681 3.2). */
+static void alttcp_fast_retransmit(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 flight = ask->snd_max - ask->snd_una;
+
+	ask->ssthresh = max_t(u32, flight / 2, 2 * ask->mss);
+	ask->cwnd = ask->ssthresh + 3 * ask->mss;
+	ask->recover = ask->snd_max;
+	ask->in_recovery = true;
+	alttcp_retransmit_head(sk);
+}
+
+/* New data acknowledged: grow cwnd, or deflate it in recovery. */
+static void alttcp_cong_on_ack(struct sock *sk, u32 acked)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if (ask->in_recovery) {
+		if (seq_geq(ask->snd_una, ask->recover)) {
+			/* Full ACK: recovery is over (RFC 6582 3.2 step 3). */
+			ask->in_recovery = false;
+			ask->cwnd = max(ask->ssthresh, ask->mss);
+		} else {
+			/* Partial ACK: the next hole, at once (step 4). */
+			alttcp_retransmit_head(sk);
+			ask->cwnd = ask->cwnd > acked ?
+				    ask->cwnd - acked + ask->mss : ask->mss;
+		}
+	} else if (ask->cwnd < ask->ssthresh) {
+		ask->cwnd += min_t(u32, acked, ask->mss);	/* slow start */
+	} else {
+		ask->cwnd += max_t(u32, 1, ask->mss * ask->mss / ask->cwnd);
+	}
 }
 
 /* Step five, for states past SYN-RECEIVED. Returns false to drop. */
-static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb)
+static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
+			       u32 seg_len)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 wnd = (u32)cb->window << ask->snd_wscale;
 
-	if (seq_after(cb->ack_seq, ask->snd_nxt)) {
+	if (seq_after(cb->ack_seq, ask->snd_max)) {
 		/* Acknowledges something not yet sent. */
 		alttcp_send_ack(sk);
 		return false;
@@ -210,17 +247,22 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb)
 		u32 acked = cb->ack_seq - ask->snd_una;
 
 		ask->snd_una = cb->ack_seq;
+		if (seq_after(ask->snd_una, ask->snd_nxt))
+			ask->snd_nxt = ask->snd_una;
 		alttcp_clean_acked(sk, cb->ack_seq);
 		ask->retransmits = 0;
 		ask->backoff = 0;
-		/* Slow start, then congestion avoidance (RFC 5681 3.1). */
-		if (ask->cwnd < ask->ssthresh)
-			ask->cwnd += min_t(u32, acked, ask->mss);
-		else
-			ask->cwnd += max_t(u32, 1, ask->mss * ask->mss /
-					   ask->cwnd);
+		ask->dupacks = 0;
+		alttcp_cong_on_ack(sk, acked);
 		alttcp_rearm_rto(sk);
 		sk->sk_write_space(sk);
+	} else if (cb->ack_seq == ask->snd_una && !seg_len &&
+		   wnd == ask->snd_wnd && ask->snd_una != ask->snd_max) {
+		/* A duplicate ACK (RFC 5681 2). */
+		if (++ask->dupacks == 3 && !ask->in_recovery)
+			alttcp_fast_retransmit(sk);
+		else if (ask->dupacks > 3 || ask->in_recovery)
+			ask->cwnd += ask->mss;	/* inflate: one left */
 	}
 	/* Window update (RFC 9293 3.10.7.4, fifth check). */
 	if (seq_before(ask->snd_wl1, cb->seq) ||
@@ -518,7 +560,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 			alttcp_child_ready(sk);
 		else
 			sk->sk_state_change(sk);
-	} else if (!alttcp_process_ack(sk, cb)) {
+	} else if (!alttcp_process_ack(sk, cb, skb->len)) {
 		goto drop;
 	}
 

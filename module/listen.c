@@ -97,6 +97,7 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	ask->iss = alttcp_isn(cb->daddr, cb->saddr, th->dest, th->source);
 	ask->snd_una = ask->iss;
 	ask->snd_nxt = ask->iss + 1;
+	ask->snd_max = ask->snd_nxt;
 	ask->write_seq = ask->snd_nxt;
 	ask->snd_wnd = cb->window;
 	ask->snd_wl1 = cb->seq;

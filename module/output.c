@@ -349,9 +349,16 @@ void alttcp_push(struct sock *sk)
 		    skb_queue_is_last(&sk->sk_write_queue, skb))
 			break;
 		cb->tx_us = (u32)ktime_to_us(ktime_get());
+		if (seq_before(cb->seq, ask->snd_max)) {
+			/* Sent before: go-back-N after a timeout. */
+			cb->retransmitted = 1;
+			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
+		}
 		if (alttcp_xmit_queued(sk, skb))
 			break;
 		ask->snd_nxt = cb->end_seq;
+		if (seq_after(ask->snd_nxt, ask->snd_max))
+			ask->snd_max = ask->snd_nxt;
 		ask->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
 				 NULL : skb->next;
 		if (ask->timer_kind != ALTTCP_TIMER_RETRANS)
@@ -397,7 +404,6 @@ int alttcp_retransmit_head(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *skb;
-	int err;
 
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
 	if (sk->sk_state == TCP_SYN_SENT)
@@ -408,6 +414,5 @@ int alttcp_retransmit_head(struct sock *sk)
 	if (!skb || skb == ask->send_head)
 		return 0;
 	ALTTCP_SKB_CB(skb)->retransmitted = 1;
-	err = alttcp_xmit_queued(sk, skb);
-	return err;
+	return alttcp_xmit_queued(sk, skb);
 }

@@ -184,6 +184,7 @@ static int alttcp_connect(struct sock *sk, struct sockaddr *uaddr,
 			      inet->inet_sport, inet->inet_dport);
 	ask->snd_una = ask->iss;
 	ask->snd_nxt = ask->iss + 1;
+	ask->snd_max = ask->snd_nxt;
 	ask->write_seq = ask->snd_nxt;
 	ask->active_open = 1;
 	ask->retransmits = 0;
@@ -407,6 +408,9 @@ static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		    skb_tailroom(skb) == 0) {
 			if (!sk_stream_memory_free(sk))
 				goto wait;
+			/* Let segments that queued behind us in, as Linux. */
+			if (sk_flush_backlog(sk))
+				continue;
 			skb = alloc_skb_fclone(MAX_TCP_HEADER +
 					       alttcp_size_goal(ask),
 					       sk->sk_allocation);
@@ -527,8 +531,12 @@ static int alttcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 			__skb_unlink(skb, &sk->sk_receive_queue);
 			kfree_skb(skb);
 		}
-		if (found)
+		if (found) {
+			/* Let segments that queued behind us in, as Linux. */
+			if (!(flags & MSG_PEEK))
+				sk_flush_backlog(sk);
 			continue;
+		}
 		if (copied >= target)
 			break;
 		if (copied) {

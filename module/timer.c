@@ -128,8 +128,19 @@ static void alttcp_retransmit_timer(struct sock *sk)
 			      2 * ask->mss);
 	ask->cwnd = ask->mss;
 	ask->retransmits++;
-	alttcp_retransmit_head(sk);
 	ask->rto_ms = min_t(u32, ask->rto_ms * 2, ALTTCP_RTO_MAX_MS);
+	if ((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {
+		alttcp_retransmit_head(sk);
+	} else {
+		/* Everything in flight is presumed lost: go back to snd_una
+		 * and resend in slow start (RFC 5681 3.1, RFC 6298 5.4).
+		 */
+		ask->in_recovery = false;
+		ask->dupacks = 0;
+		ask->snd_nxt = ask->snd_una;
+		ask->send_head = skb_peek(&sk->sk_write_queue);
+		alttcp_push(sk);
+	}
 	alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
 }
 
