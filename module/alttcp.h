@@ -162,6 +162,9 @@ struct alttcp_sock {
 	u16 mss;		/* payload bytes per segment we send */
 	u16 adv_mss;		/* MSS option we send */
 	u16 user_mss;		/* TCP_MAXSEG, 0 if unset */
+	u16 keepidle_s;		/* TCP_KEEPIDLE, 0: the namespace default */
+	u16 keepintvl_s;	/* TCP_KEEPINTVL, 0: the namespace default */
+	u8 keepcnt;		/* TCP_KEEPCNT, 0: the namespace default */
 	u8 snd_wscale;		/* shift of the peer's windows */
 	u8 rcv_wscale;		/* shift of our windows */
 	u8 nodelay:1,

@@ -48,6 +48,9 @@ static void alttcp_child_init(struct sock *child, struct sock *lsk,
 	alttcp_timer_init(child);
 	ask->nodelay = alttcp_sk(lsk)->nodelay;
 	ask->user_mss = alttcp_sk(lsk)->user_mss;
+	ask->keepidle_s = alttcp_sk(lsk)->keepidle_s;
+	ask->keepintvl_s = alttcp_sk(lsk)->keepintvl_s;
+	ask->keepcnt = alttcp_sk(lsk)->keepcnt;
 	ask->rto_ms = ALTTCP_RTO_INIT_MS;
 	ask->rcv_wscale = alttcp_sk(lsk)->rcv_wscale;
 	ask->adv_mss = alttcp_sk(lsk)->adv_mss;

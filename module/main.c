@@ -146,4 +146,7 @@ module_exit(alttcp_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("alttcp: an RFC 9293 TCP implementation as a loadable module");
-MODULE_ALIAS_NET_PF_PROTO_TYPE(PF_INET, IPPROTO_ALTTCP, SOCK_STREAM);
+/* SOCK_STREAM is an enum, which __stringify() would not expand. */
+#define ALTTCP_SOCK_STREAM 1
+static_assert(ALTTCP_SOCK_STREAM == SOCK_STREAM);
+MODULE_ALIAS_NET_PF_PROTO_TYPE(PF_INET, IPPROTO_ALTTCP, ALTTCP_SOCK_STREAM);

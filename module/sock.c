@@ -652,6 +652,25 @@ static int alttcp_setsockopt(struct sock *sk, int level, int optname,
 		}
 		ask->user_mss = val;
 		break;
+	/* Linux's limits (MAX_TCP_KEEPIDLE and friends). */
+	case TCP_KEEPIDLE:
+		if (val < 1 || val > 32767)
+			err = -EINVAL;
+		else
+			ask->keepidle_s = val;
+		break;
+	case TCP_KEEPINTVL:
+		if (val < 1 || val > 32767)
+			err = -EINVAL;
+		else
+			ask->keepintvl_s = val;
+		break;
+	case TCP_KEEPCNT:
+		if (val < 1 || val > 127)
+			err = -EINVAL;
+		else
+			ask->keepcnt = val;
+		break;
 	default:
 		err = -ENOPROTOOPT;
 	}
@@ -663,6 +682,7 @@ static int alttcp_getsockopt(struct sock *sk, int level, int optname,
 			     char __user *optval, int __user *optlen)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct net *net = sock_net(sk);
 	int val, len;
 
 	if (level != SOL_TCP)
@@ -681,6 +701,18 @@ static int alttcp_getsockopt(struct sock *sk, int level, int optname,
 		val = (1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN) ?
 		      (ask->user_mss ? ask->user_mss : ALTTCP_MSS_DEFAULT) :
 		      ask->mss;
+		break;
+	case TCP_KEEPIDLE:
+		val = ask->keepidle_s ? ask->keepidle_s :
+		      READ_ONCE(net->ipv4.sysctl_tcp_keepalive_time) / HZ;
+		break;
+	case TCP_KEEPINTVL:
+		val = ask->keepintvl_s ? ask->keepintvl_s :
+		      READ_ONCE(net->ipv4.sysctl_tcp_keepalive_intvl) / HZ;
+		break;
+	case TCP_KEEPCNT:
+		val = ask->keepcnt ? ask->keepcnt :
+		      READ_ONCE(net->ipv4.sysctl_tcp_keepalive_probes);
 		break;
 	default:
 		return -ENOPROTOOPT;

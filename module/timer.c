@@ -41,10 +41,19 @@ void alttcp_timer_arm(struct sock *sk, enum alttcp_timer_kind kind, u32 ms)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
+	int r;
+
 	ask->timer_kind = kind;
 	ask->timer_expires = ktime_add_ms(ktime_get(), ms);
-	/* A pending timer already holds its reference. */
-	if (hrtimer_try_to_cancel(&ask->timer) != 1)
+	/*
+	 * A queued timer holds one reference. Cancelled (1): reuse it. Idle
+	 * (0): take one. Callback running (-1): it drops its own; take one
+	 * unless the callback already queued the timer again. Only the lock
+	 * holder arms, and a callback defers to a process owner, so "queued"
+	 * cannot change under us here.
+	 */
+	r = hrtimer_try_to_cancel(&ask->timer);
+	if (r == 0 || (r < 0 && !hrtimer_is_queued(&ask->timer)))
 		sock_hold(sk);
 	hrtimer_start(&ask->timer, ask->timer_expires, HRTIMER_MODE_ABS_SOFT);
 }
@@ -111,8 +120,11 @@ static void alttcp_retransmit_timer(struct sock *sk)
 	if ((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN))
 		return;
 	if (ask->snd_una == ask->snd_nxt &&
-	    !((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)))
+	    !((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV))) {
+		/* Nothing in flight; a closed window needs the persist timer. */
+		alttcp_push(sk);
 		return;
+	}
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RTOTIMEOUTS);
 	if (ask->retransmits >= alttcp_retry_limit(sk)) {
 		if (sk->sk_state == TCP_SYN_SENT)
@@ -140,6 +152,9 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		ask->snd_nxt = ask->snd_una;
 		ask->send_head = skb_peek(&sk->sk_write_queue);
 		alttcp_push(sk);
+		/* A closed window sent nothing: push armed the persist timer. */
+		if (ask->snd_nxt == ask->snd_una)
+			return;
 	}
 	alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
 }
