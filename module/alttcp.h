@@ -315,6 +315,8 @@ void alttcp_set_state(struct sock *sk, int state);
 void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb);
 void alttcp_listen_rcv(struct sock *sk, struct sk_buff *skb);
 void alttcp_done(struct sock *sk);
+void alttcp_apply_syn_options(struct sock *sk,
+			      const struct alttcp_skb_cb *cb);
 void alttcp_abort_all(struct net *net);
 void alttcp_reset(struct sock *sk, int err);
 void alttcp_enter_time_wait(struct sock *sk);
@@ -359,6 +361,7 @@ bool alttcp_tw_port_used(struct net *net, __be32 addr, __be16 port);
 unsigned int alttcp_tw_remaining_ms(const struct alttcp_tw *tw);
 
 /* sock.c */
+void alttcp_init_private(struct sock *sk);
 void alttcp_write_space(struct sock *sk);
 
 /* listen.c */

@@ -149,8 +149,8 @@ static void alttcp_challenge_ack(struct sock *sk)
 	alttcp_send_ack(sk);
 }
 
-static void alttcp_apply_syn_options(struct sock *sk,
-				     const struct alttcp_skb_cb *cb)
+/* The peer's SYN options: MSS and window scale (RFC 7323 2.2). */
+void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
@@ -538,7 +538,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		if (ask->parent && !ask->active_open) {
 			struct sock *parent = ask->parent;
 
-			if (READ_ONCE(alttcp_sk(parent)->accept_qlen) >=
+			if (READ_ONCE(alttcp_sk(parent)->accept_qlen) >
 			    READ_ONCE(parent->sk_max_ack_backlog)) {
 				/* Accept queue full: as Linux, ignore the
 				 * ACK; our SYN-ACK retransmission retries.

@@ -12,6 +12,7 @@
  * or backlog); alttcp_accept() and alttcp_listen_stop() in process context.
  */
 #include <linux/sched/signal.h>
+#include <net/route.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
@@ -39,21 +40,13 @@ static void alttcp_child_init(struct sock *child, struct sock *lsk,
 	inet->inet_num = ntohs(th->dest);
 	atomic_set(&inet->inet_id, get_random_u16());
 
-	skb_queue_head_init(&ask->ooo_queue);
-	spin_lock_init(&ask->queue_lock);
-	INIT_LIST_HEAD(&ask->syn_queue);
-	INIT_LIST_HEAD(&ask->accept_queue);
-	INIT_LIST_HEAD(&ask->child_node);
-	INIT_HLIST_NODE(&ask->bind_node);
-	alttcp_timer_init(child);
+	alttcp_init_private(child);
+	ask->rcv_wscale = alttcp_sk(lsk)->rcv_wscale;
 	ask->nodelay = alttcp_sk(lsk)->nodelay;
 	ask->user_mss = alttcp_sk(lsk)->user_mss;
 	ask->keepidle_s = alttcp_sk(lsk)->keepidle_s;
 	ask->keepintvl_s = alttcp_sk(lsk)->keepintvl_s;
 	ask->keepcnt = alttcp_sk(lsk)->keepcnt;
-	ask->rto_ms = ALTTCP_RTO_INIT_MS;
-	ask->rcv_wscale = alttcp_sk(lsk)->rcv_wscale;
-	ask->adv_mss = alttcp_sk(lsk)->adv_mss;
 }
 
 /* LISTEN (RFC 9293 3.10.7.2). */
@@ -64,6 +57,8 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	const struct tcphdr *th = tcp_hdr(skb);
 	struct net *net = sock_net(lsk);
 	struct alttcp_sock *ask;
+	struct flowi4 fl4;
+	struct rtable *rt;
 	struct sock *child;
 
 	if (cb->flags & TCPHDR_RST)
@@ -74,7 +69,8 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	}
 	if (!(cb->flags & TCPHDR_SYN))
 		goto drop;
-	if (READ_ONCE(lask->accept_qlen) >= READ_ONCE(lsk->sk_max_ack_backlog) ||
+	/* Full means more than the backlog, as Linux's sk_acceptq_is_full(). */
+	if (READ_ONCE(lask->accept_qlen) > READ_ONCE(lsk->sk_max_ack_backlog) ||
 	    READ_ONCE(lask->syn_qlen) >= ALTTCP_SYN_QUEUE_MAX) {
 		/* Full: drop the SYN, the peer retries (as Linux). */
 		ALTTCP_INC_STATS(net, ALTTCP_MIB_DROPLISTENOVERFLOW);
@@ -102,22 +98,29 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	ask->snd_nxt = ask->iss + 1;
 	ask->snd_max = ask->snd_nxt;
 	ask->write_seq = ask->snd_nxt;
-	ask->snd_wnd = cb->window;
+	ask->snd_wnd = cb->window;	/* never scaled in a SYN */
 	ask->snd_wl1 = cb->seq;
-	ask->mss = cb->mss ? cb->mss : ALTTCP_MSS_DEFAULT;
-	ask->wscale_ok = cb->wscale != 0xff;
-	if (ask->wscale_ok) {
-		ask->snd_wscale = min_t(u8, cb->wscale, ALTTCP_MAX_WSCALE);
-	} else {
-		ask->snd_wscale = 0;
-		ask->rcv_wscale = 0;
+	alttcp_apply_syn_options(child, cb);
+
+	/* Our MSS option follows the route back to the peer. */
+	rt = ip_route_output_ports(net, &fl4, child, cb->saddr, cb->daddr,
+				   th->source, th->dest, IPPROTO_TCP,
+				   RT_CONN_FLAGS(child), child->sk_bound_dev_if);
+	if (IS_ERR(rt)) {
+		alttcp_state_store(child, TCP_CLOSE);
+		__release(&child->sk_lock.slock);
+		sk_free_unlock_clone(child);
+		goto drop;
 	}
-	ask->cwnd = ALTTCP_INIT_CWND * ask->mss;
-	ask->ssthresh = U32_MAX;
+	sk_setup_caps(child, &rt->dst);
+	ask->adv_mss = dst_metric_advmss(&rt->dst);
+	if (ask->user_mss)
+		ask->adv_mss = min_t(u16, ask->adv_mss, ask->user_mss);
 
 	if (alttcp_ehash_insert(child)) {
 		/* The same 4-tuple raced in on another CPU. */
 		alttcp_state_store(child, TCP_CLOSE);
+		sk_dst_reset(child);
 		__release(&child->sk_lock.slock);
 		sk_free_unlock_clone(child);
 		goto drop;

@@ -32,7 +32,8 @@ static u8 alttcp_pick_wscale(struct net *net)
 	return ws;
 }
 
-static int alttcp_init_sock(struct sock *sk)
+/* Queues, lists and timer of a new socket or a listener's new child. */
+void alttcp_init_private(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
@@ -44,6 +45,13 @@ static int alttcp_init_sock(struct sock *sk)
 	INIT_HLIST_NODE(&ask->bind_node);
 	alttcp_timer_init(sk);
 	ask->rto_ms = ALTTCP_RTO_INIT_MS;
+}
+
+static int alttcp_init_sock(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	alttcp_init_private(sk);
 	ask->mss = ALTTCP_MSS_DEFAULT;
 	ask->rcv_wscale = alttcp_pick_wscale(sock_net(sk));
 	sock_set_flag(sk, SOCK_RCU_FREE);
@@ -267,7 +275,6 @@ static int alttcp_listen(struct socket *sock, int backlog)
 			goto out;
 	}
 	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
-	alttcp_sk(sk)->adv_mss = 1460;
 	alttcp_state_store(sk, TCP_LISTEN);
 	err = alttcp_lhash_insert(sk);
 	if (err)
@@ -652,22 +659,16 @@ static int alttcp_setsockopt(struct sock *sk, int level, int optname,
 		}
 		ask->user_mss = val;
 		break;
-	/* Linux's limits (MAX_TCP_KEEPIDLE and friends). */
+	/* Linux's limits (MAX_TCP_KEEPIDLE, _KEEPINTVL, _KEEPCNT). */
 	case TCP_KEEPIDLE:
-		if (val < 1 || val > 32767)
-			err = -EINVAL;
-		else
-			ask->keepidle_s = val;
-		break;
 	case TCP_KEEPINTVL:
-		if (val < 1 || val > 32767)
-			err = -EINVAL;
-		else
-			ask->keepintvl_s = val;
-		break;
 	case TCP_KEEPCNT:
-		if (val < 1 || val > 127)
+		if (val < 1 || val > (optname == TCP_KEEPCNT ? 127 : 32767))
 			err = -EINVAL;
+		else if (optname == TCP_KEEPIDLE)
+			ask->keepidle_s = val;
+		else if (optname == TCP_KEEPINTVL)
+			ask->keepintvl_s = val;
 		else
 			ask->keepcnt = val;
 		break;
