@@ -263,6 +263,16 @@ static inline u32 alttcp_size_goal(const struct alttcp_sock *ask)
 	return min_t(u32, ask->mss, ALTTCP_SKB_MAX);
 }
 
+/* Bytes received and not read; the peer's FIN takes a number, not a byte. */
+static inline u32 alttcp_unread(const struct sock *sk)
+{
+	const struct alttcp_sock *ask = alttcp_sk(sk);
+	s32 n = READ_ONCE(ask->rcv_nxt) - READ_ONCE(ask->copied_seq) -
+		sock_flag(sk, SOCK_DONE);
+
+	return n > 0 ? n : 0;
+}
+
 /* 32-bit sequence space comparisons (RFC 9293 3.4) */
 static inline bool seq_before(u32 a, u32 b)
 {

@@ -482,6 +482,22 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		return;
 	}
 
+	/* The peer's SYN again in SYN-RECEIVED: it repeats our handshake's
+	 * first number, so it comes before the sequence check. Without ACK
+	 * our SYN-ACK was lost; with one (simultaneous open) it is the
+	 * peer's SYN-ACK, and its ACK completes our handshake.
+	 */
+	if (sk->sk_state == TCP_SYN_RECV && (cb->flags & TCPHDR_SYN) &&
+	    cb->seq == ask->irs) {
+		if (!(cb->flags & TCPHDR_ACK)) {
+			alttcp_send_synack(sk);
+			goto drop;
+		}
+		cb->flags &= ~TCPHDR_SYN;
+		cb->seq++;
+		seg_len--;
+	}
+
 	/* First: sequence number. */
 	if (!alttcp_seq_acceptable(ask, cb, seg_len)) {
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DROPOUTOFWINDOW);
@@ -517,11 +533,6 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 
 	/* Fourth: SYN in a synchronized state (RFC 5961 4.2). */
 	if (cb->flags & TCPHDR_SYN) {
-		if (sk->sk_state == TCP_SYN_RECV && cb->seq == ask->irs) {
-			/* The peer's SYN again: our SYN-ACK was lost. */
-			alttcp_send_synack(sk);
-			goto drop;
-		}
 		alttcp_challenge_ack(sk);
 		goto drop;
 	}

@@ -114,10 +114,16 @@ static enum alttcp_verdict alttcp_validate(struct sk_buff *skb)
 	return ALTTCP_OK;
 }
 
-/* The socket lock is held; a process does not own the socket. */
+/*
+ * proto.backlog_rcv: release_sock() runs it with BHs on. Turn them off, as
+ * in softirq: a listener's child is created locked and sends its SYN-ACK,
+ * and a softirq run on this CPU must not meet that lock (or queue_lock).
+ */
 int alttcp_do_rcv(struct sock *sk, struct sk_buff *skb)
 {
+	local_bh_disable();
 	alttcp_rcv_segment(sk, skb);
+	local_bh_enable();
 	return 0;
 }
 

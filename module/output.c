@@ -64,7 +64,8 @@ static u16 alttcp_window_field(struct sock *sk, bool syn)
 		ask->rcv_wup = ask->rcv_nxt;
 		return win;
 	}
-	win = (win >> ask->rcv_wscale) << ask->rcv_wscale;
+	/* Round up: rounding down could move the right edge left. */
+	win = min(ALIGN(win, 1U << ask->rcv_wscale), 65535U << ask->rcv_wscale);
 	ask->rcv_wnd = win;
 	ask->rcv_wup = ask->rcv_nxt;
 	return win >> ask->rcv_wscale;
@@ -291,6 +292,7 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 	struct sk_buff *c;
 	u8 flags = TCPHDR_ACK | (cb->flags & TCPHDR_FIN);
+	int err;
 
 	if (skb->len)
 		flags |= TCPHDR_PSH;
@@ -300,10 +302,12 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 		c = skb_clone(skb, GFP_ATOMIC);
 	if (!c)
 		return -ENOBUFS;
-	return alttcp_emit(sock_net(sk), sk, c, inet->inet_saddr,
-			   inet->inet_daddr, inet->inet_sport,
-			   inet->inet_dport, cb->seq, ask->rcv_nxt, flags,
-			   alttcp_window_field(sk, false), NULL, 0, inet->tos);
+	err = alttcp_emit(sock_net(sk), sk, c, inet->inet_saddr,
+			  inet->inet_daddr, inet->inet_sport, inet->inet_dport,
+			  cb->seq, ask->rcv_nxt, flags,
+			  alttcp_window_field(sk, false), NULL, 0, inet->tos);
+	/* Congestion notified (NET_XMIT_CN) means sent. A macro: one call. */
+	return net_xmit_eval(err);
 }
 
 /* Payload per segment: the peer's MSS, the route's MTU, TCP_MAXSEG. */
@@ -354,8 +358,13 @@ void alttcp_push(struct sock *sk)
 			cb->retransmitted = 1;
 			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
 		}
-		if (alttcp_xmit_queued(sk, skb))
+		if (alttcp_xmit_queued(sk, skb)) {
+			/* Dropped on the way out: the timer tries again. */
+			if (ask->timer_kind == ALTTCP_TIMER_NONE)
+				alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS,
+						 ask->rto_ms);
 			break;
+		}
 		ask->snd_nxt = cb->end_seq;
 		if (seq_after(ask->snd_nxt, ask->snd_max))
 			ask->snd_max = ask->snd_nxt;

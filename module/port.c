@@ -95,6 +95,11 @@ void alttcp_port_release(struct sock *sk)
 		return;
 	ask->port_holder = NULL;
 	alttcp_bhash_remove(sk);
+	/* As Linux's inet_put_port(): the port is no longer ours. */
+	if (!(sk->sk_userlocks & SOCK_BINDPORT_LOCK)) {
+		inet_sk(sk)->inet_num = 0;
+		inet_sk(sk)->inet_sport = 0;
+	}
 	if (preemptible()) {
 		sock_release(h->sock);
 		kfree(h);

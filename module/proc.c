@@ -134,8 +134,7 @@ static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
 		rxq = READ_ONCE(ask->accept_qlen);
 		txq = READ_ONCE(sk->sk_max_ack_backlog);
 	} else {
-		rxq = max_t(int, READ_ONCE(ask->rcv_nxt) -
-				 READ_ONCE(ask->copied_seq), 0);
+		rxq = alttcp_unread(sk);
 		txq = READ_ONCE(ask->write_seq) - READ_ONCE(ask->snd_una);
 	}
 	seq_printf(seq, ALTTCP_ROW_FMT, slot, local, remote,

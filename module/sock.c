@@ -352,12 +352,12 @@ adjudge:
 	/* An orphan does not pin the module: unload resets it instead. */
 	ask->unpinned = 1;
 	module_put(THIS_MODULE);
-	release_sock(sk);
 	/* Free the port now, while we may sleep, so a bind() right after
-	 * close() finds it free.
+	 * close() finds it free; still owned, so softirq cannot race us.
 	 */
 	if (sk->sk_state == TCP_CLOSE)
 		alttcp_port_release(sk);
+	release_sock(sk);
 
 	local_bh_disable();
 	bh_lock_sock(sk);
@@ -732,7 +732,7 @@ static int alttcp_ioctl(struct sock *sk, int cmd, unsigned long arg)
 	case SIOCINQ:
 		if (sk->sk_state == TCP_LISTEN)
 			return -EINVAL;
-		answ = READ_ONCE(ask->rcv_nxt) - READ_ONCE(ask->copied_seq);
+		answ = alttcp_unread(sk);
 		break;
 	case SIOCOUTQ:
 		if (sk->sk_state == TCP_LISTEN)

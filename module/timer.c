@@ -76,8 +76,7 @@ void alttcp_rearm_rto(struct sock *sk)
 		alttcp_timer_stop(sk);
 	else
 		alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
-	if (ask->send_head)
-		alttcp_push(sk);
+	/* No push here: the window update comes after; the caller pushes. */
 }
 
 /* RFC 6298 2.2 and 2.3; the clock granularity G is 1 ms here. */
@@ -152,8 +151,10 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		ask->snd_nxt = ask->snd_una;
 		ask->send_head = skb_peek(&sk->sk_write_queue);
 		alttcp_push(sk);
-		/* A closed window sent nothing: push armed the persist timer. */
-		if (ask->snd_nxt == ask->snd_una)
+		/* push armed the timer: retransmit, or persist for a closed
+		 * window, or retransmit again after a failed send.
+		 */
+		if (ask->timer_kind != ALTTCP_TIMER_NONE)
 			return;
 	}
 	alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);

@@ -128,22 +128,39 @@ bool alttcp_tw_rcv(struct net *net, struct alttcp_tw *tw, struct sk_buff *skb)
 
 	if (cb->flags & TCPHDR_RST)
 		return false;	/* RFC 1337: no TIME-WAIT assassination */
+	struct alttcp_net *an = alttcp_pernet(net);
+	bool reuse = false;
+
 	if ((cb->flags & TCPHDR_SYN) && !(cb->flags & TCPHDR_ACK) &&
 	    seq_after(cb->seq, tw->rcv_nxt)) {
-		/* A new incarnation (RFC 9293 3.6.1). */
-		if (hrtimer_try_to_cancel(&tw->timer) >= 0) {
-			alttcp_tw_unhash(tw);
-			return true;
+		/* A new incarnation (RFC 9293 3.6.1): the entry goes, unless
+		 * its timer is already running (then it goes anyway).
+		 */
+		spin_lock_bh(&an->lock);
+		if (tw->hashed && hrtimer_try_to_cancel(&tw->timer) == 1) {
+			hlist_del_rcu(&tw->node);
+			hlist_del_rcu(&tw->port_node);
+			tw->hashed = false;
+			reuse = true;
 		}
-		return false;
+		spin_unlock_bh(&an->lock);
+		if (reuse) {
+			atomic_dec(&an->tw_count);
+			alttcp_tw_put(tw);
+		}
+		return reuse;
 	}
-	/* The peer did not hear our last ACK: again, and restart. Only
-	 * the one who stopped the pending timer restarts it; an entry whose
-	 * timer is running is on its way out.
+	/* The peer did not hear our last ACK: again, and restart. Under the
+	 * table lock, so a SYN taking the entry away cannot interleave.
 	 */
-	if ((cb->flags & TCPHDR_FIN) && hrtimer_try_to_cancel(&tw->timer) == 1)
-		hrtimer_start(&tw->timer, ms_to_ktime(alttcp_tw_len_ms()),
-			      HRTIMER_MODE_REL_SOFT);
+	if (cb->flags & TCPHDR_FIN) {
+		spin_lock_bh(&an->lock);
+		if (tw->hashed && hrtimer_try_to_cancel(&tw->timer) == 1)
+			hrtimer_start(&tw->timer,
+				      ms_to_ktime(alttcp_tw_len_ms()),
+				      HRTIMER_MODE_REL_SOFT);
+		spin_unlock_bh(&an->lock);
+	}
 	if ((cb->flags & (TCPHDR_FIN | TCPHDR_SYN)) ||
 	    cb->end_seq != cb->seq || cb->seq != tw->rcv_nxt)
 		alttcp_send_ack_reply(net, tw->saddr, tw->daddr, tw->sport,
