@@ -172,6 +172,30 @@ def case_closing_simultaneous_close():
     expect_state(net.a, "TIME_WAIT", local)
 
 
+def case_fin_wait_1_fin_ack_to_time_wait():
+    peer = raw_peer()
+    c = net.a.socket()
+    nonblocking_connect(c, (B, 9002))
+    syn = peer.expect(lambda p: p.dport == 9002 and p.flags == "S")
+    lib.check(syn is not None, "no SYN")
+    conn = lib.RawConn(peer, 9002, syn.sport, 6000, syn.seq + 1)
+    conn.send("SA", options=lib.MSS_1460)
+    lib.check(conn.expect(lambda t: t.flags == "A" and t.ack == 6001)
+              is not None, "no ACK of our SYN-ACK")
+    local = "%s:%d" % (A, syn.sport)
+    expect_state(net.a, "ESTABLISHED", local)
+    c.shutdown(socket.SHUT_WR)
+    fin = conn.expect(lambda t: "F" in t.flags)
+    lib.check(fin is not None, "no FIN")
+    expect_state(net.a, "FIN_WAIT_1", local)
+    # One segment carries their FIN and the ACK of ours: straight on to
+    # TIME_WAIT, never FIN_WAIT_2.
+    conn.send("FA", ack=fin.seq + 1)
+    expect_state(net.a, "TIME_WAIT", local)
+    ack = conn.expect(lambda t: t.flags == "A" and t.ack == conn.snd_nxt)
+    lib.check(ack is not None, "their FIN was not acknowledged")
+
+
 def case_simultaneous_open():
     peer = raw_peer()
     c = net.a.socket()
@@ -235,6 +259,8 @@ lib.run_cases([
     ("fin_wait_2_then_time_wait", case(case_fin_wait_2_then_time_wait)),
     ("close_wait_then_last_ack", case(case_close_wait_then_last_ack)),
     ("closing_simultaneous_close", case(case_closing_simultaneous_close)),
+    ("fin_wait_1_fin_ack_to_time_wait",
+     case(case_fin_wait_1_fin_ack_to_time_wait)),
     ("simultaneous_open", case(case_simultaneous_open)),
     ("rst_in_established_econnreset", case(case_rst_in_established)),
 ], timeout=60)
