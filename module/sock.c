@@ -284,10 +284,9 @@ out:
 	return err;
 }
 
-static void alttcp_shutdown(struct sock *sk, int how)
+/* Our side is done sending: the FIN, and the state that says so. */
+static void alttcp_send_fin_state(struct sock *sk)
 {
-	if (!(how & SEND_SHUTDOWN))
-		return;
 	switch (sk->sk_state) {
 	case TCP_ESTABLISHED:
 	case TCP_SYN_RECV:
@@ -299,6 +298,12 @@ static void alttcp_shutdown(struct sock *sk, int how)
 		alttcp_queue_fin(sk);
 		break;
 	}
+}
+
+static void alttcp_shutdown(struct sock *sk, int how)
+{
+	if (how & SEND_SHUTDOWN)
+		alttcp_send_fin_state(sk);
 }
 
 static void alttcp_close(struct sock *sk, long timeout)
@@ -327,20 +332,10 @@ static void alttcp_close(struct sock *sk, long timeout)
 	} else if (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime) {
 		alttcp_disconnect(sk, 0);
 	} else {
-		switch (sk->sk_state) {
-		case TCP_SYN_SENT:
+		if (sk->sk_state == TCP_SYN_SENT)
 			alttcp_set_state(sk, TCP_CLOSE);
-			break;
-		case TCP_ESTABLISHED:
-		case TCP_SYN_RECV:
-			alttcp_set_state(sk, TCP_FIN_WAIT1);
-			alttcp_queue_fin(sk);
-			break;
-		case TCP_CLOSE_WAIT:
-			alttcp_set_state(sk, TCP_LAST_ACK);
-			alttcp_queue_fin(sk);
-			break;
-		}
+		else
+			alttcp_send_fin_state(sk);
 		if (sock_flag(sk, SOCK_LINGER) && timeout)
 			sk_stream_wait_close(sk, timeout);
 	}

@@ -147,21 +147,29 @@ def case_close_wait_then_last_ack():
     stays(net.a, "LAST_ACK", local)
 
 
-def case_closing_simultaneous_close():
+def raw_established_then_our_fin(port, isn):
+    """A tested client connected to the hand-driven peer on port, which
+    answers with ISN isn; the client then sends its FIN. Returns the
+    connection, our local address and that FIN."""
     peer = raw_peer()
     c = net.a.socket()
-    nonblocking_connect(c, (B, 9000))
-    syn = peer.expect(lambda p: p.dport == 9000 and p.flags == "S")
+    nonblocking_connect(c, (B, port))
+    syn = peer.expect(lambda p: p.dport == port and p.flags == "S")
     lib.check(syn is not None, "no SYN")
-    conn = lib.RawConn(peer, 9000, syn.sport, 5000, syn.seq + 1)
+    conn = lib.RawConn(peer, port, syn.sport, isn, syn.seq + 1)
     conn.send("SA", options=lib.MSS_1460)
-    lib.check(conn.expect(lambda t: t.flags == "A" and t.ack == 5001)
+    lib.check(conn.expect(lambda t: t.flags == "A" and t.ack == isn + 1)
               is not None, "no ACK of our SYN-ACK")
     local = "%s:%d" % (A, syn.sport)
     expect_state(net.a, "ESTABLISHED", local)
     c.shutdown(socket.SHUT_WR)
     fin = conn.expect(lambda t: "F" in t.flags)
     lib.check(fin is not None, "no FIN")
+    return c, conn, local, fin
+
+
+def case_closing_simultaneous_close():
+    c, conn, local, fin = raw_established_then_our_fin(9000, 5000)
     # Our FIN crosses theirs: it does not acknowledge their FIN.
     conn.send("FA", ack=fin.seq)
     expect_state(net.a, "CLOSING", local)
@@ -173,20 +181,7 @@ def case_closing_simultaneous_close():
 
 
 def case_fin_wait_1_fin_ack_to_time_wait():
-    peer = raw_peer()
-    c = net.a.socket()
-    nonblocking_connect(c, (B, 9002))
-    syn = peer.expect(lambda p: p.dport == 9002 and p.flags == "S")
-    lib.check(syn is not None, "no SYN")
-    conn = lib.RawConn(peer, 9002, syn.sport, 6000, syn.seq + 1)
-    conn.send("SA", options=lib.MSS_1460)
-    lib.check(conn.expect(lambda t: t.flags == "A" and t.ack == 6001)
-              is not None, "no ACK of our SYN-ACK")
-    local = "%s:%d" % (A, syn.sport)
-    expect_state(net.a, "ESTABLISHED", local)
-    c.shutdown(socket.SHUT_WR)
-    fin = conn.expect(lambda t: "F" in t.flags)
-    lib.check(fin is not None, "no FIN")
+    c, conn, local, fin = raw_established_then_our_fin(9002, 6000)
     expect_state(net.a, "FIN_WAIT_1", local)
     # One segment carries their FIN and the ACK of ours: straight on to
     # TIME_WAIT, never FIN_WAIT_2.
