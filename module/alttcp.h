@@ -81,6 +81,17 @@ struct alttcp_mib {
 	unsigned long v[ALTTCP_MIB_MAX];
 };
 
+/* Timer parameters of a namespace (sysctl.c); defaults: module params. */
+struct alttcp_params {
+	unsigned int msl_ms;
+	unsigned int rto_min_ms;
+	unsigned int rto_max_ms;
+	unsigned int syn_retries;
+	unsigned int synack_retries;
+	unsigned int retries;
+	unsigned int fin_timeout_ms;
+};
+
 /* Per network namespace state; reached through net_generic(). */
 struct alttcp_net {
 	spinlock_t lock;		/* writers of the four tables */
@@ -93,6 +104,8 @@ struct alttcp_net {
 	struct alttcp_mib __percpu *mib;
 	struct proc_dir_entry *proc_conns;	/* /proc/net/alttcp */
 	struct proc_dir_entry *proc_stats;	/* /proc/net/alttcp_stats */
+	struct alttcp_params params;		/* /proc/sys/net/alttcp/ */
+	struct ctl_table_header *sysctl;
 };
 
 struct alttcp_port_holder;
@@ -384,6 +397,13 @@ void alttcp_listen_stop(struct sock *lsk);
 const char *alttcp_state_name(int state);
 int alttcp_proc_init_net(struct net *net);
 void alttcp_proc_exit_net(struct net *net);
+
+/* sysctl.c */
+int alttcp_sysctl_init_net(struct net *net);
+void alttcp_sysctl_exit_net(struct net *net);
+
+/* A parameter of sk's namespace, read locklessly. */
+#define alttcp_param(net, name) READ_ONCE(alttcp_pernet(net)->params.name)
 
 /* stats.c */
 int alttcp_stats_init_net(struct net *net);

@@ -581,7 +581,8 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 			alttcp_set_state(sk, TCP_FIN_WAIT2);
 			if (sock_flag(sk, SOCK_DEAD))
 				alttcp_timer_arm(sk, ALTTCP_TIMER_FIN_WAIT2,
-						 ALTTCP_FIN_TIMEOUT_MS);
+						 alttcp_param(sock_net(sk),
+							      fin_timeout_ms));
 			sk->sk_state_change(sk);
 		}
 		break;

@@ -33,11 +33,16 @@ static int __net_init alttcp_net_init(struct net *net)
 	err = alttcp_proc_init_net(net);
 	if (err)
 		goto out_stats;
-	err = alttcp_input_init_net(net);
+	err = alttcp_sysctl_init_net(net);
 	if (err)
 		goto out_proc;
+	err = alttcp_input_init_net(net);
+	if (err)
+		goto out_sysctl;
 	return 0;
 
+out_sysctl:
+	alttcp_sysctl_exit_net(net);
 out_proc:
 	alttcp_proc_exit_net(net);
 out_stats:
@@ -58,6 +63,7 @@ static void __net_exit alttcp_net_exit(struct net *net)
 	alttcp_input_exit_net(net);
 	alttcp_abort_all(net);
 	alttcp_tw_flush(net);
+	alttcp_sysctl_exit_net(net);
 	alttcp_proc_exit_net(net);
 	alttcp_stats_exit_net(net);
 	alttcp_tables_exit(alttcp_pernet(net));

@@ -359,7 +359,7 @@ adjudge:
 	if (sk->sk_state == TCP_FIN_WAIT2 && state != TCP_CLOSE &&
 	    ask->timer_kind == ALTTCP_TIMER_NONE)
 		alttcp_timer_arm(sk, ALTTCP_TIMER_FIN_WAIT2,
-				 ALTTCP_FIN_TIMEOUT_MS);
+				 alttcp_param(sock_net(sk), fin_timeout_ms));
 	if (sk->sk_state == TCP_CLOSE)
 		alttcp_done(sk);	/* destroys the orphan */
 	bh_unlock_sock(sk);

@@ -97,18 +97,21 @@ void alttcp_rtt_sample(struct sock *sk, u32 rtt_us)
 		ask->srtt_us = (7 * ask->srtt_us + rtt_us) / 8;
 	}
 	rto = (ask->srtt_us + max(1000U, 4 * ask->rttvar_us)) / 1000;
-	ask->rto_ms = clamp(rto, ALTTCP_RTO_MIN_MS, ALTTCP_RTO_MAX_MS);
+	ask->rto_ms = clamp(rto, alttcp_param(sock_net(sk), rto_min_ms),
+			    alttcp_param(sock_net(sk), rto_max_ms));
 }
 
 static u32 alttcp_retry_limit(const struct sock *sk)
 {
+	struct net *net = sock_net(sk);
+
 	switch (sk->sk_state) {
 	case TCP_SYN_SENT:
-		return ALTTCP_SYN_RETRIES;
+		return alttcp_param(net, syn_retries);
 	case TCP_SYN_RECV:
-		return ALTTCP_SYNACK_RETRIES;
+		return alttcp_param(net, synack_retries);
 	default:
-		return ALTTCP_RETRIES;
+		return alttcp_param(net, retries);
 	}
 }
 
@@ -139,7 +142,8 @@ static void alttcp_retransmit_timer(struct sock *sk)
 			      2 * ask->mss);
 	ask->cwnd = ask->mss;
 	ask->retransmits++;
-	ask->rto_ms = min_t(u32, ask->rto_ms * 2, ALTTCP_RTO_MAX_MS);
+	ask->rto_ms = min_t(u32, ask->rto_ms * 2,
+			    alttcp_param(sock_net(sk), rto_max_ms));
 	if ((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {
 		alttcp_retransmit_head(sk);
 	} else {
@@ -170,7 +174,7 @@ static void alttcp_persist_timer(struct sock *sk)
 	ask->backoff = min_t(u8, ask->backoff + 1, 10);
 	alttcp_timer_arm(sk, ALTTCP_TIMER_PERSIST,
 			 min_t(u32, ask->rto_ms << ask->backoff,
-			       ALTTCP_RTO_MAX_MS));
+			       alttcp_param(sock_net(sk), rto_max_ms)));
 }
 
 /* The timer's work; socket locked, not owned by a process. */

@@ -56,9 +56,9 @@ static enum hrtimer_restart alttcp_tw_timer_fn(struct hrtimer *t)
 	return HRTIMER_NORESTART;
 }
 
-static u32 alttcp_tw_len_ms(void)
+static u32 alttcp_tw_len_ms(struct net *net)
 {
-	return 2 * ALTTCP_MSL_MS;
+	return 2 * alttcp_param(net, msl_ms);
 }
 
 /* sk is entering TIME-WAIT; called with its lock held, before it closes. */
@@ -96,7 +96,7 @@ void alttcp_tw_create(struct sock *sk)
 	spin_unlock_bh(&an->lock);
 	atomic_inc(&an->tw_count);
 	ALTTCP_INC_STATS(net, ALTTCP_MIB_TIMEWAITS);
-	hrtimer_start(&tw->timer, ms_to_ktime(alttcp_tw_len_ms()),
+	hrtimer_start(&tw->timer, ms_to_ktime(alttcp_tw_len_ms(net)),
 		      HRTIMER_MODE_REL_SOFT);
 }
 
@@ -157,7 +157,7 @@ bool alttcp_tw_rcv(struct net *net, struct alttcp_tw *tw, struct sk_buff *skb)
 		spin_lock_bh(&an->lock);
 		if (tw->hashed && hrtimer_try_to_cancel(&tw->timer) == 1)
 			hrtimer_start(&tw->timer,
-				      ms_to_ktime(alttcp_tw_len_ms()),
+				      ms_to_ktime(alttcp_tw_len_ms(net)),
 				      HRTIMER_MODE_REL_SOFT);
 		spin_unlock_bh(&an->lock);
 	}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alttcp: timer parameters, as module parameters (the defaults for new
+ * network namespaces) and per-namespace sysctls under
+ * /proc/sys/net/alttcp/. Read locklessly where used (READ_ONCE): a change
+ * applies to the next timer armed.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/sysctl.h>
+#include <net/net_namespace.h>
+
+#include "alttcp.h"
+
+static struct alttcp_params alttcp_defaults = {
+	.msl_ms = ALTTCP_MSL_MS,
+	.rto_min_ms = ALTTCP_RTO_MIN_MS,
+	.rto_max_ms = ALTTCP_RTO_MAX_MS,
+	.syn_retries = ALTTCP_SYN_RETRIES,
+	.synack_retries = ALTTCP_SYNACK_RETRIES,
+	.retries = ALTTCP_RETRIES,
+	.fin_timeout_ms = ALTTCP_FIN_TIMEOUT_MS,
+};
+
+module_param_named(msl_ms, alttcp_defaults.msl_ms, uint, 0444);
+MODULE_PARM_DESC(msl_ms, "maximum segment lifetime, ms; TIME_WAIT lasts twice it (30000)");
+module_param_named(rto_min_ms, alttcp_defaults.rto_min_ms, uint, 0444);
+MODULE_PARM_DESC(rto_min_ms, "lower bound of the retransmission timeout, ms (200)");
+module_param_named(rto_max_ms, alttcp_defaults.rto_max_ms, uint, 0444);
+MODULE_PARM_DESC(rto_max_ms, "upper bound of the retransmission timeout, ms (120000)");
+module_param_named(syn_retries, alttcp_defaults.syn_retries, uint, 0444);
+MODULE_PARM_DESC(syn_retries, "SYN retransmissions before connect() fails (6)");
+module_param_named(synack_retries, alttcp_defaults.synack_retries, uint, 0444);
+MODULE_PARM_DESC(synack_retries, "SYN-ACK retransmissions before a half-open connection is dropped (5)");
+module_param_named(retries, alttcp_defaults.retries, uint, 0444);
+MODULE_PARM_DESC(retries, "retransmissions of data before the connection is reset (15)");
+module_param_named(fin_timeout_ms, alttcp_defaults.fin_timeout_ms, uint, 0444);
+MODULE_PARM_DESC(fin_timeout_ms, "how long an orphan waits in FIN_WAIT_2, ms (60000)");
+
+static unsigned int alttcp_one = 1;
+static unsigned int alttcp_max_ms = 3600000;	/* an hour */
+static unsigned int alttcp_max_retries = 255;
+
+#define ALTTCP_PARAM(name, max)						\
+	{								\
+		.procname = #name,					\
+		.data = &alttcp_defaults.name,				\
+		.maxlen = sizeof(unsigned int),				\
+		.mode = 0644,						\
+		.proc_handler = proc_douintvec_minmax,			\
+		.extra1 = &alttcp_one,					\
+		.extra2 = &(max),					\
+	}
+
+static const struct ctl_table alttcp_sysctl_template[] = {
+	ALTTCP_PARAM(msl_ms, alttcp_max_ms),
+	ALTTCP_PARAM(rto_min_ms, alttcp_max_ms),
+	ALTTCP_PARAM(rto_max_ms, alttcp_max_ms),
+	ALTTCP_PARAM(syn_retries, alttcp_max_retries),
+	ALTTCP_PARAM(synack_retries, alttcp_max_retries),
+	ALTTCP_PARAM(retries, alttcp_max_retries),
+	ALTTCP_PARAM(fin_timeout_ms, alttcp_max_ms),
+	{ }
+};
+
+int alttcp_sysctl_init_net(struct net *net)
+{
+	struct alttcp_net *an = alttcp_pernet(net);
+	struct ctl_table *table;
+	unsigned int i;
+
+	an->params = alttcp_defaults;
+	table = kmemdup(alttcp_sysctl_template,
+			sizeof(alttcp_sysctl_template), GFP_KERNEL);
+	if (!table)
+		return -ENOMEM;
+	/* Point each entry at this namespace's copy of the field. */
+	for (i = 0; table[i].procname; i++)
+		table[i].data = (char *)&an->params +
+				((char *)alttcp_sysctl_template[i].data -
+				 (char *)&alttcp_defaults);
+	an->sysctl = register_net_sysctl(net, "net/alttcp", table);
+	if (!an->sysctl) {
+		kfree(table);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void alttcp_sysctl_exit_net(struct net *net)
+{
+	struct alttcp_net *an = alttcp_pernet(net);
+	struct ctl_table *table = an->sysctl->ctl_table_arg;
+
+	unregister_net_sysctl_table(an->sysctl);
+	kfree(table);
+}
