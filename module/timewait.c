@@ -29,25 +29,34 @@ void alttcp_tw_put(struct alttcp_tw *tw)
 		kfree_rcu(tw, rcu);
 }
 
+/* Takes a hashed entry out of the tables; an->lock held. */
+static void alttcp_tw_unlink_locked(struct alttcp_tw *tw)
+{
+	hlist_del_rcu(&tw->node);
+	hlist_del_rcu(&tw->port_node);
+	tw->hashed = false;
+}
+
+/* After the unlink, outside the lock: the table's reference goes. */
+static void alttcp_tw_unlinked(struct alttcp_net *an, struct alttcp_tw *tw)
+{
+	atomic_dec(&an->tw_count);
+	alttcp_tw_put(tw);
+}
+
 /* Unhashes the entry once; drops the table's reference. */
 static void alttcp_tw_unhash(struct alttcp_tw *tw)
 {
-	struct net *net = read_pnet(&tw->net);
-	struct alttcp_net *an = alttcp_pernet(net);
-	bool was = false;
+	struct alttcp_net *an = alttcp_pernet(read_pnet(&tw->net));
+	bool was;
 
 	spin_lock_bh(&an->lock);
-	if (tw->hashed) {
-		hlist_del_rcu(&tw->node);
-		hlist_del_rcu(&tw->port_node);
-		tw->hashed = false;
-		was = true;
-	}
+	was = tw->hashed;
+	if (was)
+		alttcp_tw_unlink_locked(tw);
 	spin_unlock_bh(&an->lock);
-	if (was) {
-		atomic_dec(&an->tw_count);
-		alttcp_tw_put(tw);
-	}
+	if (was)
+		alttcp_tw_unlinked(an, tw);
 }
 
 static enum hrtimer_restart alttcp_tw_timer_fn(struct hrtimer *t)
@@ -125,11 +134,11 @@ struct alttcp_tw *alttcp_tw_lookup(struct net *net, __be32 saddr,
 bool alttcp_tw_rcv(struct net *net, struct alttcp_tw *tw, struct sk_buff *skb)
 {
 	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	struct alttcp_net *an = alttcp_pernet(net);
+	bool reuse = false;
 
 	if (cb->flags & TCPHDR_RST)
 		return false;	/* RFC 1337: no TIME-WAIT assassination */
-	struct alttcp_net *an = alttcp_pernet(net);
-	bool reuse = false;
 
 	if ((cb->flags & TCPHDR_SYN) && !(cb->flags & TCPHDR_ACK) &&
 	    seq_after(cb->seq, tw->rcv_nxt)) {
@@ -137,17 +146,12 @@ bool alttcp_tw_rcv(struct net *net, struct alttcp_tw *tw, struct sk_buff *skb)
 		 * its timer is already running (then it goes anyway).
 		 */
 		spin_lock_bh(&an->lock);
-		if (tw->hashed && hrtimer_try_to_cancel(&tw->timer) == 1) {
-			hlist_del_rcu(&tw->node);
-			hlist_del_rcu(&tw->port_node);
-			tw->hashed = false;
-			reuse = true;
-		}
+		reuse = tw->hashed && hrtimer_try_to_cancel(&tw->timer) == 1;
+		if (reuse)
+			alttcp_tw_unlink_locked(tw);
 		spin_unlock_bh(&an->lock);
-		if (reuse) {
-			atomic_dec(&an->tw_count);
-			alttcp_tw_put(tw);
-		}
+		if (reuse)
+			alttcp_tw_unlinked(an, tw);
 		return reuse;
 	}
 	/* The peer did not hear our last ACK: again, and restart. Under the
