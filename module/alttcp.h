@@ -44,6 +44,9 @@
 #define ALTTCP_RETRIES		15U
 #define ALTTCP_MSL_MS		30000U
 #define ALTTCP_FIN_TIMEOUT_MS	60000U
+#define ALTTCP_DELACK_MAX_MS	200U
+#define ALTTCP_DELACK_MIN_MS	40U	/* Linux's TCP_ATO_MIN */
+#define ALTTCP_QUICKACKS	16U	/* Linux's TCP_MAX_QUICKACKS */
 #define ALTTCP_INIT_CWND	10U	/* segments, RFC 6928 */
 #define ALTTCP_BUF_DEFAULT	BIT(20)	/* initial send/receive buffer */
 #define ALTTCP_SKB_MAX		16384U	/* payload of one queued skb */
@@ -74,6 +77,13 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_CHALLENGEACKS,
 	ALTTCP_MIB_RTOTIMEOUTS,
 	ALTTCP_MIB_TIMEWAITS,
+	ALTTCP_MIB_DELAYEDACKS,
+	ALTTCP_MIB_PERSISTPROBES,
+	ALTTCP_MIB_KEEPALIVEPROBES,
+	ALTTCP_MIB_KEEPALIVETIMEOUTS,
+	ALTTCP_MIB_FINWAIT2TIMEOUTS,
+	ALTTCP_MIB_SYNRECVTIMEOUTS,
+	ALTTCP_MIB_TIMEWAITEXPIRED,
 	ALTTCP_MIB_MAX
 };
 
@@ -90,6 +100,7 @@ struct alttcp_params {
 	unsigned int synack_retries;
 	unsigned int retries;
 	unsigned int fin_timeout_ms;
+	unsigned int delack_max_ms;
 };
 
 /* Per network namespace state; reached through net_generic(). */
@@ -136,12 +147,18 @@ struct alttcp_skb_cb {
 
 #define ALTTCP_TIMER_DEFERRED	0	/* bit: timer fired while owned */
 
-/* What the connection timer is waiting for. */
+/*
+ * The deadlines of a connection; one hrtimer serves them all, set to the
+ * earliest. RETRANS and PERSIST exclude each other.
+ */
 enum alttcp_timer_kind {
 	ALTTCP_TIMER_NONE,
 	ALTTCP_TIMER_RETRANS,
 	ALTTCP_TIMER_PERSIST,
+	ALTTCP_TIMER_DELACK,
+	ALTTCP_TIMER_KEEPALIVE,
 	ALTTCP_TIMER_FIN_WAIT2,
+	ALTTCP_TIMER_MAX
 };
 
 /* A listener's child: where it sits. Guarded by the listener's queue_lock. */
@@ -204,9 +221,16 @@ struct alttcp_sock {
 	u8 retransmits;		/* of the oldest unacknowledged segment */
 	u8 backoff;
 
+	/* delayed ACK and keepalive */
+	u32 rcv_mss;		/* largest segment the peer sent, bytes */
+	u8 quickacks;		/* data segments still acknowledged at once */
+	u8 ka_probes;		/* keepalive probes unanswered */
+	u32 rcv_tstamp_ms;	/* when the last acceptable segment came */
+
 	struct hrtimer timer;
-	enum alttcp_timer_kind timer_kind;
-	ktime_t timer_expires;
+	u8 timers_pending;		/* BIT(alttcp_timer_kind) */
+	ktime_t deadline[ALTTCP_TIMER_MAX];
+	ktime_t timer_expires;		/* what the hrtimer is set to */
 
 	struct sk_buff *send_head;	/* first unsent skb of the write queue */
 	struct sk_buff_head ooo_queue;	/* out of order segments, by seq */
@@ -366,11 +390,22 @@ void alttcp_sync_mss(struct sock *sk);
 void alttcp_timer_init(struct sock *sk);
 void alttcp_timer_arm(struct sock *sk, enum alttcp_timer_kind kind,
 		      u32 ms);
+void alttcp_timer_clear(struct sock *sk, enum alttcp_timer_kind kind);
 void alttcp_timer_stop(struct sock *sk);
 void alttcp_rearm_rto(struct sock *sk);
 void alttcp_handle_timer(struct sock *sk);
 void alttcp_rtt_sample(struct sock *sk, u32 rtt_us);
-unsigned int alttcp_timer_remaining_ms(const struct sock *sk);
+enum alttcp_timer_kind alttcp_timer_next(const struct sock *sk,
+					 unsigned int *ms);
+void alttcp_delack_or_ack(struct sock *sk, bool now);
+void alttcp_keepalive_reset(struct sock *sk);
+void alttcp_set_keepalive(struct sock *sk, int on);
+
+static inline bool alttcp_timer_pending(const struct sock *sk,
+					enum alttcp_timer_kind kind)
+{
+	return alttcp_sk(sk)->timers_pending & BIT(kind);
+}
 
 /* timewait.c */
 void alttcp_tw_create(struct sock *sk);

@@ -271,7 +271,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 		ask->snd_wl1 = cb->seq;
 		ask->snd_wl2 = cb->ack_seq;
 		ask->max_window = max(ask->max_window, wnd);
-		if (wnd && ask->timer_kind == ALTTCP_TIMER_PERSIST)
+		if (wnd && alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
 			alttcp_rearm_rto(sk);
 	}
 	return true;
@@ -447,6 +447,8 @@ static void alttcp_rcv_syn_sent(struct sock *sk, struct sk_buff *skb)
 		ask->retransmits = 0;
 		alttcp_timer_stop(sk);
 		alttcp_set_state(sk, TCP_ESTABLISHED);
+		ask->rcv_tstamp_ms = alttcp_now_ms();
+		alttcp_keepalive_reset(sk);
 		alttcp_send_ack(sk);
 		sk->sk_state_change(sk);
 		sk_wake_async(sk, SOCK_WAKE_IO, POLL_OUT);
@@ -505,6 +507,10 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 			alttcp_send_ack(sk);
 		goto drop;
 	}
+
+	/* The peer is alive: keepalive counts idle time from here. */
+	ask->rcv_tstamp_ms = alttcp_now_ms();
+	ask->ka_probes = 0;
 
 	/* Second: RST. Only the exact next sequence number resets. */
 	if (cb->flags & TCPHDR_RST) {
@@ -567,6 +573,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		ask->retransmits = 0;
 		alttcp_timer_stop(sk);
 		alttcp_set_state(sk, TCP_ESTABLISHED);
+		alttcp_keepalive_reset(sk);
 		if (ask->parent && !ask->active_open)
 			alttcp_child_ready(sk);
 		else
@@ -613,13 +620,18 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 			alttcp_done(sk);
 			goto drop;
 		}
+		bool gap = !skb_queue_empty(&ask->ooo_queue) ||
+			   seq_after(cb->seq, ask->rcv_nxt);
+
 		had_data = skb->len;
+		if (had_data > ask->rcv_mss)
+			ask->rcv_mss = min_t(u32, had_data, ask->adv_mss);
 		kept = alttcp_queue_data(sk, skb, &fin_now);
-		/* Every data segment is acknowledged at once; step eight
-		 * acknowledges a FIN.
+		/* Out of order, or filling a gap: at once (RFC 5681 4.2);
+		 * step eight acknowledges a FIN.
 		 */
 		if (had_data && !fin_now)
-			alttcp_send_ack(sk);
+			alttcp_delack_or_ack(sk, gap);
 	}
 
 	/* Eighth: FIN, once everything before it has arrived. */

@@ -68,6 +68,8 @@ static u16 alttcp_window_field(struct sock *sk, bool syn)
 	win = min(ALIGN(win, 1U << ask->rcv_wscale), 65535U << ask->rcv_wscale);
 	ask->rcv_wnd = win;
 	ask->rcv_wup = ask->rcv_nxt;
+	/* This segment acknowledges everything: no delayed ACK is owed. */
+	alttcp_timer_clear(sk, ALTTCP_TIMER_DELACK);
 	return win >> ask->rcv_wscale;
 }
 
@@ -339,7 +341,8 @@ void alttcp_push(struct sock *sk)
 		u32 in_flight = ask->snd_nxt - ask->snd_una;
 
 		if (seq_after(cb->end_seq, ask->snd_una + ask->snd_wnd)) {
-			if (!in_flight && ask->timer_kind != ALTTCP_TIMER_PERSIST)
+			if (!in_flight &&
+			    !alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
 				alttcp_timer_arm(sk, ALTTCP_TIMER_PERSIST,
 						 ask->rto_ms);
 			break;
@@ -360,7 +363,8 @@ void alttcp_push(struct sock *sk)
 		}
 		if (alttcp_xmit_queued(sk, skb)) {
 			/* Dropped on the way out: the timer tries again. */
-			if (ask->timer_kind == ALTTCP_TIMER_NONE)
+			if (!alttcp_timer_pending(sk, ALTTCP_TIMER_RETRANS) &&
+			    !alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
 				alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS,
 						 ask->rto_ms);
 			break;
@@ -370,7 +374,7 @@ void alttcp_push(struct sock *sk)
 			ask->snd_max = ask->snd_nxt;
 		ask->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
 				 NULL : skb->next;
-		if (ask->timer_kind != ALTTCP_TIMER_RETRANS)
+		if (!alttcp_timer_pending(sk, ALTTCP_TIMER_RETRANS))
 			alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
 	}
 }

@@ -46,15 +46,26 @@ static const char *const alttcp_timer_names[] = {
 	[ALTTCP_TIMER_NONE] = "-",
 	[ALTTCP_TIMER_RETRANS] = "retransmit",
 	[ALTTCP_TIMER_PERSIST] = "persist",
+	[ALTTCP_TIMER_DELACK] = "delack",
+	[ALTTCP_TIMER_KEEPALIVE] = "keepalive",
 	[ALTTCP_TIMER_FIN_WAIT2] = "fin_wait2",
 };
 
 /* Entries are walked as listeners, then connections, then TIME_WAIT. */
 enum { ALTTCP_PROC_LISTEN, ALTTCP_PROC_CONN, ALTTCP_PROC_TW, ALTTCP_PROC_END };
 
-struct alttcp_proc_item {
+/*
+ * Where the walk is: entry p, the offset-th of its bucket. pos is p's
+ * position in the file, so a read that resumes after stop() seeks to the
+ * bucket at once instead of counting from the start (10 000 entries would
+ * make every chunk of a read walk them all).
+ */
+struct alttcp_proc_iter {
 	int kind;
-	void *p;
+	unsigned int bucket;
+	unsigned int offset;
+	loff_t pos;
+	struct hlist_node *p;
 };
 
 static struct hlist_head *alttcp_proc_table(struct alttcp_net *an, int kind)
@@ -69,45 +80,94 @@ static struct hlist_head *alttcp_proc_table(struct alttcp_net *an, int kind)
 	}
 }
 
-/* The n-th entry (from 0), or NULL. Under rcu_read_lock. */
-static void *alttcp_proc_nth(struct seq_file *seq, loff_t n)
+static struct alttcp_proc_iter *alttcp_proc_iter(struct seq_file *seq)
+{
+	return seq->private + sizeof(struct seq_net_private);
+}
+
+/* From (kind, bucket): the skip-th entry of that bucket or the first one
+ * after it; NULL at the end. Under rcu_read_lock.
+ */
+static void *alttcp_proc_seek(struct seq_file *seq, unsigned int skip)
 {
 	struct alttcp_net *an = alttcp_pernet(seq_file_net(seq));
-	struct alttcp_proc_item *it = seq->private +
-				      sizeof(struct seq_net_private);
-	int kind;
+	struct alttcp_proc_iter *it = alttcp_proc_iter(seq);
 
-	for (kind = 0; kind < ALTTCP_PROC_END; kind++) {
-		struct hlist_head *tab = alttcp_proc_table(an, kind);
-		unsigned int b;
+	for (; it->kind < ALTTCP_PROC_END; it->kind++, it->bucket = 0) {
+		struct hlist_head *tab = alttcp_proc_table(an, it->kind);
 
-		for (b = 0; b < ALTTCP_HASH_SIZE; b++) {
+		for (; it->bucket < ALTTCP_HASH_SIZE; it->bucket++, skip = 0) {
 			struct hlist_node *node;
+			unsigned int i = 0;
 
-			for (node = rcu_dereference(hlist_first_rcu(&tab[b]));
-			     node; node = rcu_dereference(hlist_next_rcu(node))) {
-				if (n--)
+			for (node = rcu_dereference(hlist_first_rcu(&tab[it->bucket]));
+			     node; node = rcu_dereference(hlist_next_rcu(node)), i++) {
+				if (i < skip)
 					continue;
-				it->kind = kind;
+				it->offset = i;
 				it->p = node;
 				return it;
 			}
 		}
 	}
+	it->p = NULL;
 	return NULL;
+}
+
+static void *alttcp_proc_advance(struct seq_file *seq)
+{
+	struct alttcp_proc_iter *it = alttcp_proc_iter(seq);
+	struct hlist_node *node = rcu_dereference(hlist_next_rcu(it->p));
+
+	it->pos++;
+	if (node) {
+		it->p = node;
+		it->offset++;
+		return it;
+	}
+	it->bucket++;
+	return alttcp_proc_seek(seq, 0);
 }
 
 static void *alttcp_seq_start(struct seq_file *seq, loff_t *pos)
 	__acquires(RCU)
 {
+	struct alttcp_proc_iter *it = alttcp_proc_iter(seq);
+	loff_t n;
+
 	rcu_read_lock();
-	return *pos ? alttcp_proc_nth(seq, *pos - 1) : SEQ_START_TOKEN;
+	if (!*pos)
+		return SEQ_START_TOKEN;
+	/* Resuming where the last chunk stopped: the same slot, or the next. */
+	if (it->p && (*pos == it->pos || *pos == it->pos + 1)) {
+		unsigned int skip = it->offset + (*pos - it->pos);
+
+		it->pos = *pos;
+		return alttcp_proc_seek(seq, skip);
+	}
+	it->kind = 0;
+	it->bucket = 0;
+	it->pos = 1;
+	if (!alttcp_proc_seek(seq, 0))
+		return NULL;
+	for (n = 1; n < *pos; n++)
+		if (!alttcp_proc_advance(seq))
+			return NULL;
+	return it;
 }
 
 static void *alttcp_seq_next(struct seq_file *seq, void *v, loff_t *pos)
 {
+	struct alttcp_proc_iter *it = alttcp_proc_iter(seq);
+
 	++*pos;
-	return alttcp_proc_nth(seq, *pos - 1);
+	if (v == SEQ_START_TOKEN) {
+		it->kind = 0;
+		it->bucket = 0;
+		it->pos = 1;
+		return alttcp_proc_seek(seq, 0);
+	}
+	return alttcp_proc_advance(seq);
 }
 
 static void alttcp_seq_stop(struct seq_file *seq, void *v)
@@ -123,6 +183,8 @@ static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
 	struct inet_sock *inet = inet_sk(sk);
 	int state = inet_sk_state_load(sk);
 	char local[24], remote[24];
+	unsigned int timer_ms;
+	enum alttcp_timer_kind timer = alttcp_timer_next(sk, &timer_ms);
 	u32 txq, rxq;
 
 	snprintf(local, sizeof(local), "%pI4:%u", &inet->inet_rcv_saddr,
@@ -141,8 +203,7 @@ static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
 		   alttcp_state_name(state), ask->snd_una, ask->snd_nxt,
 		   ask->rcv_nxt, ask->snd_wnd, ask->rcv_wnd, ask->cwnd,
 		   ask->srtt_us / 1000, ask->rto_ms, ask->retransmits,
-		   alttcp_timer_names[ask->timer_kind],
-		   alttcp_timer_remaining_ms(sk), txq, rxq,
+		   alttcp_timer_names[timer], timer_ms, txq, rxq,
 		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)),
 		   sock_i_ino(sk));
 }
@@ -164,7 +225,7 @@ static void alttcp_show_tw(struct seq_file *seq, struct alttcp_tw *tw,
 
 static int alttcp_seq_show(struct seq_file *seq, void *v)
 {
-	struct alttcp_proc_item *it = v;
+	struct alttcp_proc_iter *it = v;
 	unsigned int slot;
 
 	if (v == SEQ_START_TOKEN) {
@@ -199,7 +260,7 @@ int alttcp_proc_init_net(struct net *net)
 	an->proc_conns = proc_create_net("alttcp", 0444, net->proc_net,
 					 &alttcp_seq_ops,
 					 sizeof(struct seq_net_private) +
-					 sizeof(struct alttcp_proc_item));
+					 sizeof(struct alttcp_proc_iter));
 	return an->proc_conns ? 0 : -ENOMEM;
 }
 

@@ -45,6 +45,11 @@ void alttcp_init_private(struct sock *sk)
 	INIT_HLIST_NODE(&ask->bind_node);
 	alttcp_timer_init(sk);
 	ask->rto_ms = ALTTCP_RTO_INIT_MS;
+	ask->rcv_mss = ALTTCP_MSS_DEFAULT;
+	/* Linux acknowledges the first segments at once too: the peer's
+	 * slow start grows with ACKs.
+	 */
+	ask->quickacks = ALTTCP_QUICKACKS;
 }
 
 static int alttcp_init_sock(struct sock *sk)
@@ -357,7 +362,7 @@ adjudge:
 	local_bh_disable();
 	bh_lock_sock(sk);
 	if (sk->sk_state == TCP_FIN_WAIT2 && state != TCP_CLOSE &&
-	    ask->timer_kind == ALTTCP_TIMER_NONE)
+	    !alttcp_timer_pending(sk, ALTTCP_TIMER_FIN_WAIT2))
 		alttcp_timer_arm(sk, ALTTCP_TIMER_FIN_WAIT2,
 				 alttcp_param(sock_net(sk), fin_timeout_ms));
 	if (sk->sk_state == TCP_CLOSE)
@@ -662,6 +667,8 @@ static int alttcp_setsockopt(struct sock *sk, int level, int optname,
 			err = -EINVAL;
 		else if (optname == TCP_KEEPIDLE)
 			ask->keepidle_s = val;
+		if (!err && optname == TCP_KEEPIDLE)
+			alttcp_keepalive_reset(sk);	/* as Linux: anew */
 		else if (optname == TCP_KEEPINTVL)
 			ask->keepintvl_s = val;
 		else
@@ -766,6 +773,7 @@ struct proto alttcp_prot = {
 	.recvmsg = alttcp_recvmsg,
 	.backlog_rcv = alttcp_do_rcv,
 	.release_cb = alttcp_release_cb,
+	.keepalive = alttcp_set_keepalive,
 	.hash = alttcp_hash,
 	.unhash = alttcp_unhash,
 	/* Ports are taken in bind/connect/listen, never behind our back. */

@@ -37,6 +37,13 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_CHALLENGEACKS] = "ChallengeAcks",
 	[ALTTCP_MIB_RTOTIMEOUTS] = "RtoTimeouts",
 	[ALTTCP_MIB_TIMEWAITS] = "TimeWaits",
+	[ALTTCP_MIB_DELAYEDACKS] = "DelayedAcks",
+	[ALTTCP_MIB_PERSISTPROBES] = "PersistProbes",
+	[ALTTCP_MIB_KEEPALIVEPROBES] = "KeepaliveProbes",
+	[ALTTCP_MIB_KEEPALIVETIMEOUTS] = "KeepaliveTimeouts",
+	[ALTTCP_MIB_FINWAIT2TIMEOUTS] = "FinWait2Timeouts",
+	[ALTTCP_MIB_SYNRECVTIMEOUTS] = "SynRecvTimeouts",
+	[ALTTCP_MIB_TIMEWAITEXPIRED] = "TimeWaitExpired",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -20,6 +20,7 @@ static struct alttcp_params alttcp_defaults = {
 	.synack_retries = ALTTCP_SYNACK_RETRIES,
 	.retries = ALTTCP_RETRIES,
 	.fin_timeout_ms = ALTTCP_FIN_TIMEOUT_MS,
+	.delack_max_ms = ALTTCP_DELACK_MAX_MS,
 };
 
 module_param_named(msl_ms, alttcp_defaults.msl_ms, uint, 0444);
@@ -36,10 +37,13 @@ module_param_named(retries, alttcp_defaults.retries, uint, 0444);
 MODULE_PARM_DESC(retries, "retransmissions of data before the connection is reset (15)");
 module_param_named(fin_timeout_ms, alttcp_defaults.fin_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(fin_timeout_ms, "how long an orphan waits in FIN_WAIT_2, ms (60000)");
+module_param_named(delack_max_ms, alttcp_defaults.delack_max_ms, uint, 0444);
+MODULE_PARM_DESC(delack_max_ms, "longest a delayed ACK waits, ms (200)");
 
 static unsigned int alttcp_one = 1;
 static unsigned int alttcp_max_ms = 3600000;	/* an hour */
 static unsigned int alttcp_max_retries = 255;
+static unsigned int alttcp_max_delack_ms = 1000;
 
 #define ALTTCP_PARAM(name, max)						\
 	{								\
@@ -60,6 +64,7 @@ static const struct ctl_table alttcp_sysctl_template[] = {
 	ALTTCP_PARAM(synack_retries, alttcp_max_retries),
 	ALTTCP_PARAM(retries, alttcp_max_retries),
 	ALTTCP_PARAM(fin_timeout_ms, alttcp_max_ms),
+	ALTTCP_PARAM(delack_max_ms, alttcp_max_delack_ms),
 	{ }
 };
 

@@ -2,8 +2,9 @@
 /*
  * alttcp: the connection timer and round-trip estimation.
  *
- * One hrtimer per connection, in softirq mode; timer_kind says what it
- * waits for. An armed timer holds a socket reference. The callback takes
+ * One hrtimer per connection, in softirq mode, set to the earliest of the
+ * connection's deadlines (retransmit or persist, delayed ACK, keepalive,
+ * FIN_WAIT_2). An armed timer holds a socket reference. The callback takes
  * bh_lock_sock(); when a process owns the socket it leaves a flag that
  * release_sock() handles through proto.release_cb. Arming and stopping
  * happen under the socket lock.
@@ -34,35 +35,85 @@ void alttcp_timer_init(struct sock *sk)
 
 	hrtimer_init(&ask->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 	ask->timer.function = alttcp_timer_fn;
-	ask->timer_kind = ALTTCP_TIMER_NONE;
+	ask->timers_pending = 0;
 }
 
-void alttcp_timer_arm(struct sock *sk, enum alttcp_timer_kind kind, u32 ms)
+/* The earliest pending deadline, or NONE. */
+static enum alttcp_timer_kind alttcp_timer_first(const struct alttcp_sock *ask)
+{
+	enum alttcp_timer_kind kind, first = ALTTCP_TIMER_NONE;
+	u8 pending = READ_ONCE(ask->timers_pending);
+
+	for (kind = ALTTCP_TIMER_RETRANS; kind < ALTTCP_TIMER_MAX; kind++) {
+		if (!(pending & BIT(kind)))
+			continue;
+		if (first == ALTTCP_TIMER_NONE ||
+		    ktime_before(ask->deadline[kind], ask->deadline[first]))
+			first = kind;
+	}
+	return first;
+}
+
+/*
+ * Sets the hrtimer to the earliest deadline. A queued timer holds one
+ * reference. Cancelled (1): reuse it. Idle (0): take one. Callback running
+ * (-1): it drops its own; take one unless the callback already queued the
+ * timer again. Only the lock holder programs, and a callback defers to a
+ * process owner, so "queued" cannot change under us here.
+ */
+static void alttcp_timer_program(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-
+	enum alttcp_timer_kind first = alttcp_timer_first(ask);
 	int r;
 
-	ask->timer_kind = kind;
-	ask->timer_expires = ktime_add_ms(ktime_get(), ms);
-	/*
-	 * A queued timer holds one reference. Cancelled (1): reuse it. Idle
-	 * (0): take one. Callback running (-1): it drops its own; take one
-	 * unless the callback already queued the timer again. Only the lock
-	 * holder arms, and a callback defers to a process owner, so "queued"
-	 * cannot change under us here.
-	 */
+	if (first == ALTTCP_TIMER_NONE) {
+		if (hrtimer_try_to_cancel(&ask->timer) == 1)
+			__sock_put(sk);
+		return;
+	}
+	/* Set earlier already: it fires early and programs again then. */
+	if (hrtimer_is_queued(&ask->timer) &&
+	    !ktime_after(ask->timer_expires, ask->deadline[first]))
+		return;
+	ask->timer_expires = ask->deadline[first];
 	r = hrtimer_try_to_cancel(&ask->timer);
 	if (r == 0 || (r < 0 && !hrtimer_is_queued(&ask->timer)))
 		sock_hold(sk);
 	hrtimer_start(&ask->timer, ask->timer_expires, HRTIMER_MODE_ABS_SOFT);
 }
 
+void alttcp_timer_arm(struct sock *sk, enum alttcp_timer_kind kind, u32 ms)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u8 pending = ask->timers_pending;
+
+	if (kind == ALTTCP_TIMER_RETRANS)
+		pending &= ~BIT(ALTTCP_TIMER_PERSIST);
+	else if (kind == ALTTCP_TIMER_PERSIST)
+		pending &= ~BIT(ALTTCP_TIMER_RETRANS);
+	ask->deadline[kind] = ktime_add_ms(ktime_get(), ms);
+	WRITE_ONCE(ask->timers_pending, pending | BIT(kind));
+	alttcp_timer_program(sk);
+}
+
+/* Forgets one deadline; the hrtimer may fire for nothing, and re-programs. */
+void alttcp_timer_clear(struct sock *sk, enum alttcp_timer_kind kind)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if (!(ask->timers_pending & BIT(kind)))
+		return;
+	WRITE_ONCE(ask->timers_pending, ask->timers_pending & ~BIT(kind));
+	if (!ask->timers_pending)
+		alttcp_timer_program(sk);
+}
+
 void alttcp_timer_stop(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
-	ask->timer_kind = ALTTCP_TIMER_NONE;
+	WRITE_ONCE(ask->timers_pending, 0);
 	if (hrtimer_try_to_cancel(&ask->timer) == 1)
 		__sock_put(sk);
 }
@@ -73,7 +124,7 @@ void alttcp_rearm_rto(struct sock *sk)
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
 	if (ask->snd_una == ask->snd_nxt)
-		alttcp_timer_stop(sk);
+		alttcp_timer_clear(sk, ALTTCP_TIMER_RETRANS);
 	else
 		alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
 	/* No push here: the window update comes after; the caller pushes. */
@@ -129,6 +180,13 @@ static void alttcp_retransmit_timer(struct sock *sk)
 	}
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RTOTIMEOUTS);
 	if (ask->retransmits >= alttcp_retry_limit(sk)) {
+		if (sk->sk_state == TCP_SYN_RECV && !ask->active_open) {
+			/* A half-open passive child just goes, as Linux's. */
+			ALTTCP_INC_STATS(sock_net(sk),
+					 ALTTCP_MIB_SYNRECVTIMEOUTS);
+			alttcp_done(sk);
+			return;
+		}
 		if (sk->sk_state == TCP_SYN_SENT)
 			ALTTCP_INC_STATS(sock_net(sk),
 					 ALTTCP_MIB_ATTEMPTFAILS);
@@ -158,7 +216,8 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		/* push armed the timer: retransmit, or persist for a closed
 		 * window, or retransmit again after a failed send.
 		 */
-		if (ask->timer_kind != ALTTCP_TIMER_NONE)
+		if (ask->timers_pending & (BIT(ALTTCP_TIMER_RETRANS) |
+					   BIT(ALTTCP_TIMER_PERSIST)))
 			return;
 	}
 	alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
@@ -170,6 +229,7 @@ static void alttcp_persist_timer(struct sock *sk)
 
 	if (!ask->send_head || ask->snd_una != ask->snd_nxt)
 		return;
+	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_PERSISTPROBES);
 	alttcp_send_probe(sk);
 	ask->backoff = min_t(u8, ask->backoff + 1, 10);
 	alttcp_timer_arm(sk, ALTTCP_TIMER_PERSIST,
@@ -177,17 +237,132 @@ static void alttcp_persist_timer(struct sock *sk)
 			       alttcp_param(sock_net(sk), rto_max_ms)));
 }
 
-/* The timer's work; socket locked, not owned by a process. */
-void alttcp_handle_timer(struct sock *sk)
+/* Acknowledges received data now, or within the delayed-ACK time. */
+void alttcp_delack_or_ack(struct sock *sk, bool now)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	enum alttcp_timer_kind kind = ask->timer_kind;
+	u32 ms;
 
-	/* Re-armed while this run waited for the lock: not due yet. */
-	if (kind == ALTTCP_TIMER_NONE ||
-	    ktime_before(ktime_get(), ask->timer_expires))
+	/* RFC 5681 4.2: at least every second full-sized segment. */
+	if (now || ask->quickacks ||
+	    ask->rcv_nxt - ask->rcv_wup >= 2 * ask->rcv_mss) {
+		if (ask->quickacks)
+			ask->quickacks--;
+		alttcp_send_ack(sk);
 		return;
-	ask->timer_kind = ALTTCP_TIMER_NONE;
+	}
+	if (alttcp_timer_pending(sk, ALTTCP_TIMER_DELACK))
+		return;
+	/* Linux's minimum, longer on a slow path, never past the maximum. */
+	ms = max(ALTTCP_DELACK_MIN_MS, ask->srtt_us / 1000);
+	ms = min(ms, alttcp_param(sock_net(sk), delack_max_ms));
+	alttcp_timer_arm(sk, ALTTCP_TIMER_DELACK, ms);
+}
+
+static void alttcp_delack_timer(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if (ask->rcv_nxt != ask->rcv_wup &&
+	    !((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN))) {
+		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DELAYEDACKS);
+		alttcp_send_ack(sk);
+	}
+}
+
+static u32 alttcp_keepidle_ms(const struct sock *sk)
+{
+	const struct alttcp_sock *ask = alttcp_sk(sk);
+	struct net *net = sock_net(sk);
+
+	if (ask->keepidle_s)
+		return ask->keepidle_s * MSEC_PER_SEC;
+	return jiffies_to_msecs(READ_ONCE(net->ipv4.sysctl_tcp_keepalive_time));
+}
+
+static u32 alttcp_keepintvl_ms(const struct sock *sk)
+{
+	const struct alttcp_sock *ask = alttcp_sk(sk);
+	struct net *net = sock_net(sk);
+
+	if (ask->keepintvl_s)
+		return ask->keepintvl_s * MSEC_PER_SEC;
+	return jiffies_to_msecs(READ_ONCE(net->ipv4.sysctl_tcp_keepalive_intvl));
+}
+
+static u32 alttcp_keepcnt(const struct sock *sk)
+{
+	const struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if (ask->keepcnt)
+		return ask->keepcnt;
+	return READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_keepalive_probes);
+}
+
+#define ALTTCP_KEEPALIVE_STATES \
+	(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT | TCPF_FIN_WAIT1 | \
+	 TCPF_FIN_WAIT2 | TCPF_CLOSING | TCPF_LAST_ACK)
+
+/* (Re)starts the idle count: SO_KEEPALIVE set, TCP_KEEPIDLE changed, or
+ * the connection established. Socket locked.
+ */
+void alttcp_keepalive_reset(struct sock *sk)
+{
+	if (!sock_flag(sk, SOCK_KEEPOPEN) ||
+	    !((1 << sk->sk_state) & ALTTCP_KEEPALIVE_STATES)) {
+		alttcp_timer_clear(sk, ALTTCP_TIMER_KEEPALIVE);
+		return;
+	}
+	alttcp_sk(sk)->ka_probes = 0;
+	alttcp_timer_arm(sk, ALTTCP_TIMER_KEEPALIVE, alttcp_keepidle_ms(sk));
+}
+
+/* proto.keepalive: SO_KEEPALIVE, under lock_sock(). */
+void alttcp_set_keepalive(struct sock *sk, int on)
+{
+	if (on)
+		sock_set_flag(sk, SOCK_KEEPOPEN);
+	else
+		sock_reset_flag(sk, SOCK_KEEPOPEN);
+	alttcp_keepalive_reset(sk);
+}
+
+/*
+ * Idle for keepidle: probe every keepintvl; after keepcnt probes without
+ * an answer the peer is dead (ETIMEDOUT). Data in flight is the
+ * retransmission timer's business.
+ */
+static void alttcp_keepalive_timer(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 idle, keepidle = alttcp_keepidle_ms(sk);
+
+	if (!sock_flag(sk, SOCK_KEEPOPEN) ||
+	    !((1 << sk->sk_state) & ALTTCP_KEEPALIVE_STATES))
+		return;
+	if (ask->snd_una != ask->snd_nxt || ask->send_head) {
+		alttcp_timer_arm(sk, ALTTCP_TIMER_KEEPALIVE, keepidle);
+		return;
+	}
+	idle = alttcp_now_ms() - ask->rcv_tstamp_ms;
+	if (idle < keepidle && !ask->ka_probes) {
+		alttcp_timer_arm(sk, ALTTCP_TIMER_KEEPALIVE, keepidle - idle);
+		return;
+	}
+	if (ask->ka_probes >= alttcp_keepcnt(sk)) {
+		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_KEEPALIVETIMEOUTS);
+		alttcp_send_active_rst(sk, GFP_ATOMIC);
+		alttcp_reset(sk, ETIMEDOUT);
+		return;
+	}
+	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_KEEPALIVEPROBES);
+	alttcp_send_probe(sk);
+	ask->ka_probes++;
+	alttcp_timer_arm(sk, ALTTCP_TIMER_KEEPALIVE, alttcp_keepintvl_ms(sk));
+}
+
+static void alttcp_run_timer(struct sock *sk, enum alttcp_timer_kind kind)
+{
 	switch (kind) {
 	case ALTTCP_TIMER_RETRANS:
 		alttcp_retransmit_timer(sk);
@@ -195,8 +370,16 @@ void alttcp_handle_timer(struct sock *sk)
 	case ALTTCP_TIMER_PERSIST:
 		alttcp_persist_timer(sk);
 		break;
+	case ALTTCP_TIMER_DELACK:
+		alttcp_delack_timer(sk);
+		break;
+	case ALTTCP_TIMER_KEEPALIVE:
+		alttcp_keepalive_timer(sk);
+		break;
 	case ALTTCP_TIMER_FIN_WAIT2:
 		if (sk->sk_state == TCP_FIN_WAIT2) {
+			ALTTCP_INC_STATS(sock_net(sk),
+					 ALTTCP_MIB_FINWAIT2TIMEOUTS);
 			alttcp_send_active_rst(sk, GFP_ATOMIC);
 			alttcp_done(sk);
 		}
@@ -206,13 +389,36 @@ void alttcp_handle_timer(struct sock *sk)
 	}
 }
 
-unsigned int alttcp_timer_remaining_ms(const struct sock *sk)
+/* The timer's work; socket locked, not owned by a process. */
+void alttcp_handle_timer(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	enum alttcp_timer_kind kind;
+
+	/* Each due deadline once; a handler may arm, clear or stop others. */
+	for (kind = ALTTCP_TIMER_RETRANS; kind < ALTTCP_TIMER_MAX; kind++) {
+		if (!(ask->timers_pending & BIT(kind)) ||
+		    ktime_before(ktime_get(), ask->deadline[kind]))
+			continue;
+		WRITE_ONCE(ask->timers_pending,
+			   ask->timers_pending & ~BIT(kind));
+		alttcp_run_timer(sk, kind);
+	}
+	alttcp_timer_program(sk);
+}
+
+/* The next deadline and the milliseconds left; lockless, for procfs. */
+enum alttcp_timer_kind alttcp_timer_next(const struct sock *sk,
+					 unsigned int *ms)
 {
 	const struct alttcp_sock *ask = alttcp_sk(sk);
-	s64 ms;
+	enum alttcp_timer_kind kind = alttcp_timer_first(ask);
+	s64 left;
 
-	if (ask->timer_kind == ALTTCP_TIMER_NONE)
-		return 0;
-	ms = ktime_ms_delta(ask->timer_expires, ktime_get());
-	return ms > 0 ? ms : 0;
+	*ms = 0;
+	if (kind == ALTTCP_TIMER_NONE)
+		return kind;
+	left = ktime_ms_delta(ask->deadline[kind], ktime_get());
+	*ms = left > 0 ? left : 0;
+	return kind;
 }

@@ -19,7 +19,7 @@ ip -n "$B" link set tw1 up
 
 tap_plan 3
 
-want="msl_ms=30000 rto_min_ms=200 rto_max_ms=120000 syn_retries=6 synack_retries=5 retries=15 fin_timeout_ms=60000"
+want="msl_ms=30000 rto_min_ms=200 rto_max_ms=120000 syn_retries=6 synack_retries=5 retries=15 fin_timeout_ms=60000 delack_max_ms=200"
 got=""
 for kv in $want; do
 	got="$got ${kv%%=*}=$(ip netns exec "$A" cat /proc/sys/net/alttcp/"${kv%%=*}" 2>&1)"

@@ -78,10 +78,14 @@ class Capture:
         self.thread.start()
 
     def _run(self):
-        while not self.done.is_set():
+        # After stop() it still drains what is queued: on a loaded machine
+        # the thread can lag the traffic by more than stop()'s pause.
+        while True:
             try:
                 data, addr = self.sock.recvfrom(70000)
             except socket.timeout:
+                if self.done.is_set():
+                    return
                 continue
             except OSError:
                 return
@@ -95,7 +99,7 @@ class Capture:
         """Stops capturing; returns the packets and the kernel's drop count."""
         time.sleep(0.2)
         self.done.set()
-        self.thread.join(5)
+        self.thread.join(20)
         st = self.sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8)
         self.sock.close()
         return self.pkts, struct.unpack("II", st)[1]
