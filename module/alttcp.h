@@ -203,7 +203,8 @@ struct alttcp_sock {
 	   fin_acked:1,
 	   active_open:1,
 	   unpinned:1,		/* orphan gave back its module reference */
-	   destroyed:1;
+	   destroyed:1,
+	   time_wait:1;		/* handed over to a TIME_WAIT entry */
 	unsigned long atomic_flags;	/* ALTTCP_*_DEFERRED, set from softirq */
 
 	/* congestion control (RFC 5681, NewReno RFC 6582) */
@@ -356,9 +357,12 @@ void alttcp_port_exit(void);
 int alttcp_input_init_net(struct net *net);
 void alttcp_input_exit_net(struct net *net);
 int alttcp_do_rcv(struct sock *sk, struct sk_buff *skb);
+void alttcp_count_drop(struct net *net, const struct sk_buff *skb,
+		       enum alttcp_mib_field reason);
 
 /* fsm.c */
 void alttcp_set_state(struct sock *sk, int state);
+void alttcp_trace_state(const struct sock *sk, int oldstate, int newstate);
 void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb);
 void alttcp_listen_rcv(struct sock *sk, struct sk_buff *skb);
 void alttcp_done(struct sock *sk);

@@ -14,6 +14,16 @@
 #include <net/tcp.h>
 
 #include "alttcp.h"
+#include "trace.h"
+
+void alttcp_trace_state(const struct sock *sk, int oldstate, int newstate)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+
+	trace_alttcp_state_change(inet->inet_rcv_saddr, inet->inet_sport,
+				  inet->inet_daddr, inet->inet_dport,
+				  oldstate, newstate);
+}
 
 void alttcp_set_state(struct sock *sk, int state)
 {
@@ -21,6 +31,9 @@ void alttcp_set_state(struct sock *sk, int state)
 
 	if (old == state)
 		return;
+	/* After TIME_WAIT the entry's expiry is the next event. */
+	if (!alttcp_sk(sk)->time_wait)
+		alttcp_trace_state(sk, old, state);
 	if (old == TCP_ESTABLISHED && state == TCP_CLOSE)
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ESTABRESETS);
 	alttcp_state_store(sk, state);
@@ -116,8 +129,20 @@ void alttcp_reset(struct sock *sk, int err)
 
 void alttcp_enter_time_wait(struct sock *sk)
 {
+	alttcp_trace_state(sk, sk->sk_state, TCP_TIME_WAIT);
+	alttcp_sk(sk)->time_wait = 1;
 	alttcp_tw_create(sk);
 	alttcp_done(sk);
+}
+
+static void alttcp_trace_rst_recv(const struct sock *sk,
+				  const struct alttcp_skb_cb *cb)
+{
+	const struct inet_sock *inet = inet_sk(sk);
+
+	trace_alttcp_rst_recv(inet->inet_saddr, inet->inet_sport,
+			      inet->inet_daddr, inet->inet_dport, cb->seq,
+			      cb->ack_seq);
 }
 
 /* RFC 9293 3.10.7.4 first check: is the segment in the receive window? */
@@ -423,6 +448,7 @@ static void alttcp_rcv_syn_sent(struct sock *sk, struct sk_buff *skb)
 	}
 	if (cb->flags & TCPHDR_RST) {
 		if (ack) {
+			alttcp_trace_rst_recv(sk, cb);
 			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ATTEMPTFAILS);
 			alttcp_reset(sk, ECONNREFUSED);
 		}
@@ -502,7 +528,8 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 
 	/* First: sequence number. */
 	if (!alttcp_seq_acceptable(ask, cb, seg_len)) {
-		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DROPOUTOFWINDOW);
+		alttcp_count_drop(sock_net(sk), skb,
+				  ALTTCP_MIB_DROPOUTOFWINDOW);
 		if (!(cb->flags & TCPHDR_RST))
 			alttcp_send_ack(sk);
 		goto drop;
@@ -519,6 +546,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 			alttcp_challenge_ack(sk);
 			goto drop;
 		}
+		alttcp_trace_rst_recv(sk, cb);
 		if (sk->sk_state == TCP_SYN_RECV && !ask->active_open) {
 			/* Passive open: the embryo just goes away. */
 			alttcp_done(sk);
@@ -560,8 +588,8 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 				/* Accept queue full: as Linux, ignore the
 				 * ACK; our SYN-ACK retransmission retries.
 				 */
-				ALTTCP_INC_STATS(sock_net(sk),
-						 ALTTCP_MIB_DROPLISTENOVERFLOW);
+				alttcp_count_drop(sock_net(sk), skb,
+						  ALTTCP_MIB_DROPLISTENOVERFLOW);
 				goto drop;
 			}
 		}
@@ -570,6 +598,9 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		ask->max_window = ask->snd_wnd;
 		ask->snd_wl1 = cb->seq;
 		ask->snd_wl2 = cb->ack_seq;
+		if (!ask->retransmits)	/* Karn: the SYN-ACK's round trip */
+			alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) -
+					  ask->syn_tx_us);
 		ask->retransmits = 0;
 		alttcp_timer_stop(sk);
 		alttcp_set_state(sk, TCP_ESTABLISHED);

@@ -17,6 +17,18 @@
 #include <net/tcp.h>
 
 #include "alttcp.h"
+#include "trace.h"
+
+/* A validated segment dropped: counted, and traced with its reason. */
+void alttcp_count_drop(struct net *net, const struct sk_buff *skb,
+		       enum alttcp_mib_field reason)
+{
+	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	const struct tcphdr *th = tcp_hdr(skb);
+
+	ALTTCP_INC_STATS(net, reason);
+	trace_alttcp_drop(cb->daddr, th->dest, cb->saddr, th->source, reason);
+}
 
 enum alttcp_verdict {
 	ALTTCP_OK,
@@ -134,7 +146,7 @@ static void alttcp_deliver(struct sock *sk, struct sk_buff *skb)
 		alttcp_do_rcv(sk, skb);
 	} else if (sk_add_backlog(sk, skb, READ_ONCE(sk->sk_rcvbuf) +
 					  READ_ONCE(sk->sk_sndbuf))) {
-		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DROPBACKLOG);
+		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPBACKLOG);
 		kfree_skb(skb);
 	}
 	bh_unlock_sock(sk);
@@ -145,6 +157,8 @@ static unsigned int alttcp_nf_local_in(void *priv, struct sk_buff *skb,
 {
 	struct net *net = state->net;
 	const struct iphdr *iph = ip_hdr(skb);
+	enum alttcp_mib_field reason;
+	__be32 saddr, daddr;
 	struct tcphdr _th;
 	const struct tcphdr *th;
 	enum alttcp_verdict v;
@@ -156,6 +170,10 @@ static unsigned int alttcp_nf_local_in(void *priv, struct sk_buff *skb,
 	th = skb_header_pointer(skb, ip_hdrlen(skb), sizeof(_th), &_th);
 	if (!th)
 		return NF_ACCEPT;
+	if (th != &_th)
+		_th = *th;
+	saddr = iph->saddr;
+	daddr = iph->daddr;
 
 	sk = alttcp_lookup_established(net, iph->saddr, th->source,
 				       iph->daddr, th->dest);
@@ -175,7 +193,7 @@ static unsigned int alttcp_nf_local_in(void *priv, struct sk_buff *skb,
 	skb_reset_transport_header(skb);
 	v = alttcp_validate(skb);
 	if (v != ALTTCP_OK) {
-		ALTTCP_INC_STATS(net, (enum alttcp_mib_field)v);
+		reason = (enum alttcp_mib_field)v;
 		ALTTCP_INC_STATS(net, ALTTCP_MIB_INERRS);
 		if (v == ALTTCP_BAD_CSUM)
 			ALTTCP_INC_STATS(net, ALTTCP_MIB_INCSUMERRORS);
@@ -195,7 +213,7 @@ static unsigned int alttcp_nf_local_in(void *priv, struct sk_buff *skb,
 					    tcp_hdr(skb)->dest);
 	}
 	if (!sk) {
-		ALTTCP_INC_STATS(net, ALTTCP_MIB_DROPNOSOCKET);
+		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPNOSOCKET);
 		alttcp_send_reset_reply(net, skb);
 		goto drop_quiet;
 	}
@@ -204,8 +222,11 @@ static unsigned int alttcp_nf_local_in(void *priv, struct sk_buff *skb,
 	return NF_STOLEN;
 
 drop_other:
-	ALTTCP_INC_STATS(net, ALTTCP_MIB_DROPOTHER);
+	reason = ALTTCP_MIB_DROPOTHER;
 drop:
+	/* Unvalidated: the addresses from the IP header, th a copy. */
+	ALTTCP_INC_STATS(net, reason);
+	trace_alttcp_drop(daddr, _th.dest, saddr, _th.source, reason);
 	if (tw)
 		alttcp_tw_put(tw);
 drop_quiet:

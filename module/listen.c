@@ -73,13 +73,13 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	if (READ_ONCE(lask->accept_qlen) > READ_ONCE(lsk->sk_max_ack_backlog) ||
 	    READ_ONCE(lask->syn_qlen) >= ALTTCP_SYN_QUEUE_MAX) {
 		/* Full: drop the SYN, the peer retries (as Linux). */
-		ALTTCP_INC_STATS(net, ALTTCP_MIB_DROPLISTENOVERFLOW);
+		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPLISTENOVERFLOW);
 		goto drop;
 	}
 
 	child = sk_clone_lock(lsk, GFP_ATOMIC);
 	if (!child) {
-		ALTTCP_INC_STATS(net, ALTTCP_MIB_DROPNOMEM);
+		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPNOMEM);
 		goto drop;
 	}
 	/* Locked by sk_clone_lock(). Two references: the child's own, and
@@ -89,6 +89,7 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	alttcp_child_init(child, lsk, cb, th);
 	ask = alttcp_sk(child);
 	alttcp_state_store(child, TCP_SYN_RECV);
+	alttcp_trace_state(child, TCP_LISTEN, TCP_SYN_RECV);
 	ask->irs = cb->seq;
 	ask->rcv_nxt = cb->seq + 1;
 	ask->rcv_wup = ask->rcv_nxt;

@@ -16,6 +16,7 @@
 #include <net/tcp.h>
 
 #include "alttcp.h"
+#include "trace.h"
 
 static siphash_key_t alttcp_isn_key __read_mostly;
 
@@ -144,8 +145,10 @@ static int alttcp_emit(struct net *net, struct sock *sk, struct sk_buff *skb,
 		skb->mark = sk->sk_mark;
 	}
 	ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTSEGS);
-	if (flags & TCPHDR_RST)
+	if (flags & TCPHDR_RST) {
 		ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTRSTS);
+		trace_alttcp_rst_send(saddr, sport, daddr, dport, seq, ack);
+	}
 	return ip_local_out(net, sk, skb);
 
 no_route:
@@ -360,6 +363,8 @@ void alttcp_push(struct sock *sk)
 			/* Sent before: go-back-N after a timeout. */
 			cb->retransmitted = 1;
 			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
+			trace_alttcp_retransmit(sk, cb->seq, skb->len,
+						ask->retransmits);
 		}
 		if (alttcp_xmit_queued(sk, skb)) {
 			/* Dropped on the way out: the timer tries again. */
@@ -419,13 +424,17 @@ int alttcp_retransmit_head(struct sock *sk)
 	struct sk_buff *skb;
 
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
-	if (sk->sk_state == TCP_SYN_SENT)
-		return alttcp_send_syn(sk);
-	if (sk->sk_state == TCP_SYN_RECV)
+	if ((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {
+		trace_alttcp_retransmit(sk, ask->iss, 0, ask->retransmits);
+		if (sk->sk_state == TCP_SYN_SENT)
+			return alttcp_send_syn(sk);
 		return alttcp_send_synack(sk);
+	}
 	skb = skb_peek(&sk->sk_write_queue);
 	if (!skb || skb == ask->send_head)
 		return 0;
+	trace_alttcp_retransmit(sk, ALTTCP_SKB_CB(skb)->seq, skb->len,
+				ask->retransmits);
 	ALTTCP_SKB_CB(skb)->retransmitted = 1;
 	return alttcp_xmit_queued(sk, skb);
 }

@@ -284,6 +284,8 @@ static int alttcp_listen(struct socket *sock, int backlog)
 	err = alttcp_lhash_insert(sk);
 	if (err)
 		alttcp_state_store(sk, TCP_CLOSE);
+	else
+		alttcp_trace_state(sk, TCP_CLOSE, TCP_LISTEN);
 out:
 	release_sock(sk);
 	return err;

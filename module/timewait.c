@@ -14,6 +14,7 @@
 #include <net/tcp.h>
 
 #include "alttcp.h"
+#include "trace.h"
 
 static u32 alttcp_tw_hash(const struct net *net, __be32 laddr, __be16 lport,
 			  __be32 raddr, __be16 rport)
@@ -59,9 +60,17 @@ static void alttcp_tw_unhash(struct alttcp_tw *tw)
 		alttcp_tw_unlinked(an, tw);
 }
 
+/* 2*MSL passed: the entry goes (its last reference may go with it). */
 static enum hrtimer_restart alttcp_tw_timer_fn(struct hrtimer *t)
 {
-	alttcp_tw_unhash(container_of(t, struct alttcp_tw, timer));
+	struct alttcp_tw *tw = container_of(t, struct alttcp_tw, timer);
+	struct net *net = read_pnet(&tw->net);
+
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_TIMEWAITEXPIRED);
+	trace_alttcp_tw_expire(tw);
+	trace_alttcp_state_change(tw->saddr, tw->sport, tw->daddr, tw->dport,
+				  TCP_TIME_WAIT, TCP_CLOSE);
+	alttcp_tw_unhash(tw);
 	return HRTIMER_NORESTART;
 }
 

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * alttcp: tracepoints, under /sys/kernel/tracing/events/alttcp/.
+ *
+ * Each event carries the connection's 4-tuple as seen from this host:
+ * local address and port first. They fire in whatever context the event
+ * happens in (softirq for arriving segments and timers, process context
+ * for socket calls) and never sleep.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM alttcp
+
+#if !defined(_ALTTCP_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define _ALTTCP_TRACE_H
+
+#include <linux/tracepoint.h>
+#include <net/tcp_states.h>
+
+#include "alttcp.h"
+
+TRACE_DEFINE_ENUM(TCP_ESTABLISHED);
+TRACE_DEFINE_ENUM(TCP_SYN_SENT);
+TRACE_DEFINE_ENUM(TCP_SYN_RECV);
+TRACE_DEFINE_ENUM(TCP_FIN_WAIT1);
+TRACE_DEFINE_ENUM(TCP_FIN_WAIT2);
+TRACE_DEFINE_ENUM(TCP_TIME_WAIT);
+TRACE_DEFINE_ENUM(TCP_CLOSE);
+TRACE_DEFINE_ENUM(TCP_CLOSE_WAIT);
+TRACE_DEFINE_ENUM(TCP_LAST_ACK);
+TRACE_DEFINE_ENUM(TCP_LISTEN);
+TRACE_DEFINE_ENUM(TCP_CLOSING);
+
+/* RFC 9293's names, as /proc/net/alttcp prints them. */
+#define alttcp_show_state(s)					\
+	__print_symbolic(s,					\
+		{ TCP_ESTABLISHED, "ESTABLISHED" },		\
+		{ TCP_SYN_SENT, "SYN_SENT" },			\
+		{ TCP_SYN_RECV, "SYN_RECEIVED" },		\
+		{ TCP_FIN_WAIT1, "FIN_WAIT_1" },		\
+		{ TCP_FIN_WAIT2, "FIN_WAIT_2" },		\
+		{ TCP_TIME_WAIT, "TIME_WAIT" },			\
+		{ TCP_CLOSE, "CLOSED" },			\
+		{ TCP_CLOSE_WAIT, "CLOSE_WAIT" },		\
+		{ TCP_LAST_ACK, "LAST_ACK" },			\
+		{ TCP_LISTEN, "LISTEN" },			\
+		{ TCP_CLOSING, "CLOSING" })
+
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPBADCSUM);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPBADDOFF);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPBADOPTS);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPBADFLAGS);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPOUTOFWINDOW);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPNOSOCKET);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPBACKLOG);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPLISTENOVERFLOW);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPNOMEM);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPOTHER);
+
+/* The reasons are the Drop* counters of /proc/net/alttcp_stats. */
+#define alttcp_show_drop(r)					\
+	__print_symbolic(r,					\
+		{ ALTTCP_MIB_DROPBADCSUM, "BadCsum" },		\
+		{ ALTTCP_MIB_DROPBADDOFF, "BadDoff" },		\
+		{ ALTTCP_MIB_DROPBADOPTS, "BadOpts" },		\
+		{ ALTTCP_MIB_DROPBADFLAGS, "BadFlags" },	\
+		{ ALTTCP_MIB_DROPOUTOFWINDOW, "OutOfWindow" },	\
+		{ ALTTCP_MIB_DROPNOSOCKET, "NoSocket" },	\
+		{ ALTTCP_MIB_DROPBACKLOG, "Backlog" },		\
+		{ ALTTCP_MIB_DROPLISTENOVERFLOW, "ListenOverflow" }, \
+		{ ALTTCP_MIB_DROPNOMEM, "NoMem" },		\
+		{ ALTTCP_MIB_DROPOTHER, "Other" })
+
+/* The 4-tuple, local side first, as every event stores it. */
+#define ALTTCP_TUPLE_ASSIGN(sa, sp, da, dp)			\
+	do {							\
+		memcpy(__entry->saddr, &(sa), 4);		\
+		memcpy(__entry->daddr, &(da), 4);		\
+		__entry->sport = ntohs(sp);			\
+		__entry->dport = ntohs(dp);			\
+	} while (0)
+
+TRACE_EVENT(alttcp_state_change,
+	    TP_PROTO(__be32 saddr, __be16 sport, __be32 daddr, __be16 dport,
+		     int oldstate, int newstate),
+	    TP_ARGS(saddr, sport, daddr, dport, oldstate, newstate),
+	    TP_STRUCT__entry(__array(u8, saddr, 4)
+			     __array(u8, daddr, 4)
+			     __field(u16, sport)
+			     __field(u16, dport)
+			     __field(int, oldstate)
+			     __field(int, newstate)),
+	    TP_fast_assign(ALTTCP_TUPLE_ASSIGN(saddr, sport, daddr, dport);
+			   __entry->oldstate = oldstate;
+			   __entry->newstate = newstate),
+	    TP_printk("%pI4:%u %pI4:%u %s -> %s",
+		      __entry->saddr, __entry->sport,
+		      __entry->daddr, __entry->dport,
+		      alttcp_show_state(__entry->oldstate),
+		      alttcp_show_state(__entry->newstate))
+);
+
+TRACE_EVENT(alttcp_retransmit,
+	    TP_PROTO(const struct sock *sk, u32 seq, u32 len, u8 retransmits),
+	    TP_ARGS(sk, seq, len, retransmits),
+	    TP_STRUCT__entry(__array(u8, saddr, 4)
+			     __array(u8, daddr, 4)
+			     __field(u16, sport)
+			     __field(u16, dport)
+			     __field(u32, seq)
+			     __field(u32, len)
+			     __field(u8, retransmits)
+			     __field(int, state)),
+	    TP_fast_assign(ALTTCP_TUPLE_ASSIGN(inet_sk(sk)->inet_saddr,
+					       inet_sk(sk)->inet_sport,
+					       inet_sk(sk)->inet_daddr,
+					       inet_sk(sk)->inet_dport);
+			   __entry->seq = seq;
+			   __entry->len = len;
+			   __entry->retransmits = retransmits;
+			   __entry->state = sk->sk_state),
+	    TP_printk("%pI4:%u %pI4:%u %s seq=%u len=%u retransmits=%u",
+		      __entry->saddr, __entry->sport,
+		      __entry->daddr, __entry->dport,
+		      alttcp_show_state(__entry->state),
+		      __entry->seq, __entry->len, __entry->retransmits)
+);
+
+DECLARE_EVENT_CLASS(alttcp_rst_class,
+		    TP_PROTO(__be32 saddr, __be16 sport, __be32 daddr,
+			     __be16 dport, u32 seq, u32 ack),
+		    TP_ARGS(saddr, sport, daddr, dport, seq, ack),
+		    TP_STRUCT__entry(__array(u8, saddr, 4)
+				     __array(u8, daddr, 4)
+				     __field(u16, sport)
+				     __field(u16, dport)
+				     __field(u32, seq)
+				     __field(u32, ack)),
+		    TP_fast_assign(ALTTCP_TUPLE_ASSIGN(saddr, sport, daddr,
+						       dport);
+				   __entry->seq = seq;
+				   __entry->ack = ack),
+		    TP_printk("%pI4:%u %pI4:%u seq=%u ack=%u",
+			      __entry->saddr, __entry->sport,
+			      __entry->daddr, __entry->dport,
+			      __entry->seq, __entry->ack)
+);
+
+/* A RST this host sent. */
+DEFINE_EVENT(alttcp_rst_class, alttcp_rst_send,
+	     TP_PROTO(__be32 saddr, __be16 sport, __be32 daddr, __be16 dport,
+		      u32 seq, u32 ack),
+	     TP_ARGS(saddr, sport, daddr, dport, seq, ack)
+);
+
+/* A RST that was accepted and acted on. */
+DEFINE_EVENT(alttcp_rst_class, alttcp_rst_recv,
+	     TP_PROTO(__be32 saddr, __be16 sport, __be32 daddr, __be16 dport,
+		      u32 seq, u32 ack),
+	     TP_ARGS(saddr, sport, daddr, dport, seq, ack)
+);
+
+TRACE_EVENT(alttcp_drop,
+	    TP_PROTO(__be32 saddr, __be16 sport, __be32 daddr, __be16 dport,
+		     int reason),
+	    TP_ARGS(saddr, sport, daddr, dport, reason),
+	    TP_STRUCT__entry(__array(u8, saddr, 4)
+			     __array(u8, daddr, 4)
+			     __field(u16, sport)
+			     __field(u16, dport)
+			     __field(int, reason)),
+	    TP_fast_assign(ALTTCP_TUPLE_ASSIGN(saddr, sport, daddr, dport);
+			   __entry->reason = reason),
+	    TP_printk("%pI4:%u %pI4:%u reason=%s",
+		      __entry->saddr, __entry->sport,
+		      __entry->daddr, __entry->dport,
+		      alttcp_show_drop(__entry->reason))
+);
+
+TRACE_EVENT(alttcp_tw_expire,
+	    TP_PROTO(const struct alttcp_tw *tw),
+	    TP_ARGS(tw),
+	    TP_STRUCT__entry(__array(u8, saddr, 4)
+			     __array(u8, daddr, 4)
+			     __field(u16, sport)
+			     __field(u16, dport)),
+	    TP_fast_assign(ALTTCP_TUPLE_ASSIGN(tw->saddr, tw->sport,
+					       tw->daddr, tw->dport)),
+	    TP_printk("%pI4:%u %pI4:%u",
+		      __entry->saddr, __entry->sport,
+		      __entry->daddr, __entry->dport)
+);
+
+#endif /* _ALTTCP_TRACE_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE trace
+#include <trace/define_trace.h>
