@@ -18,12 +18,18 @@ KSFT_OUT := $(BUILD)/selftests
 KSFT_INSTALL := $(BUILD)/kselftest
 SELFTEST_MAKE = $(MAKE) -C $(ROOT)/selftests KSFT_DIR=$(KSFT) OUTPUT=$(KSFT_OUT)
 SOURCES = $(filter-out %.mod.c,$(wildcard $(ROOT)/module/*.[ch])) $(ROOT)/include/uapi/linux/alttcp.h \
-	  $(wildcard $(ROOT)/selftests/*.c)
+	  $(wildcard $(ROOT)/selftests/*.c) $(ROOT)/scripts/alttcpize.c
+# The LD_PRELOAD library of scripts/alttcpize.
+ALTTCPIZE := $(BUILD)/alttcpize/libalttcpize.so
 
 .NOTPARALLEL:
 .PHONY: all deps ksrc module selftests run check checkpatch sparse clean
 
-all: module selftests
+all: module selftests $(ALTTCPIZE)
+
+$(ALTTCPIZE): $(ROOT)/scripts/alttcpize.c $(ROOT)/include/uapi/linux/alttcp.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -Werror -fPIC -shared -I$(ROOT)/include/uapi -o $@ $< -ldl
 
 deps:
 	@$(ROOT)/scripts/deps

@@ -74,6 +74,7 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_DROPLISTENOVERFLOW,
 	ALTTCP_MIB_DROPNOMEM,
 	ALTTCP_MIB_DROPOTHER,
+	ALTTCP_MIB_DROPPAWS,
 	ALTTCP_MIB_CHALLENGEACKS,
 	ALTTCP_MIB_RTOTIMEOUTS,
 	ALTTCP_MIB_TIMEWAITS,
@@ -129,11 +130,15 @@ struct alttcp_skb_cb {
 	u32 end_seq;		/* seq + SYN + FIN + payload length */
 	u32 ack_seq;
 	u32 tx_us;		/* send time (output), for RTT samples */
+	u32 tx_ts;		/* TSval of its latest transmission */
 	u16 window;		/* raw, unscaled */
 	u16 mss;		/* MSS option, 0 if none */
 	u8 flags;		/* TCPHDR_* */
 	u8 wscale;		/* window scale option, 0xff if none */
 	u8 retransmitted;	/* Karn: no RTT sample from this one */
+	u8 saw_tstamp;		/* a timestamps option came: tsval, tsecr */
+	u32 tsval;
+	u32 tsecr;
 };
 
 #define ALTTCP_SKB_CB(skb) ((struct alttcp_skb_cb *)&((skb)->cb[0]))
@@ -190,6 +195,7 @@ struct alttcp_sock {
 	u32 copied_seq;		/* next byte the user reads */
 
 	u16 mss;		/* payload bytes per segment we send */
+	u16 peer_mss;		/* the peer's MSS option, or the default */
 	u16 adv_mss;		/* MSS option we send */
 	u16 user_mss;		/* TCP_MAXSEG, 0 if unset */
 	u16 keepidle_s;		/* TCP_KEEPIDLE, 0: the namespace default */
@@ -204,7 +210,10 @@ struct alttcp_sock {
 	   active_open:1,
 	   unpinned:1,		/* orphan gave back its module reference */
 	   destroyed:1,
-	   time_wait:1;		/* handed over to a TIME_WAIT entry */
+	   time_wait:1,		/* handed over to a TIME_WAIT entry */
+	   ts_ok:1;		/* timestamps negotiated (RFC 7323) */
+	u32 ts_recent;		/* the peer's TSval to echo */
+	u32 iss_ts;		/* our TSval when the connection began */
 	unsigned long atomic_flags;	/* ALTTCP_*_DEFERRED, set from softirq */
 
 	/* congestion control (RFC 5681, NewReno RFC 6582) */
@@ -389,6 +398,7 @@ void alttcp_push(struct sock *sk);
 void alttcp_queue_fin(struct sock *sk);
 int alttcp_retransmit_head(struct sock *sk);
 void alttcp_sync_mss(struct sock *sk);
+bool alttcp_offer_timestamps(const struct sock *sk);
 
 /* timer.c */
 void alttcp_timer_init(struct sock *sk);
@@ -425,6 +435,13 @@ unsigned int alttcp_tw_remaining_ms(const struct alttcp_tw *tw);
 /* sock.c */
 void alttcp_init_private(struct sock *sk);
 void alttcp_write_space(struct sock *sk);
+
+/* info.c */
+int alttcp_getsockopt_info(struct sock *sk, char __user *optval,
+			   int __user *optlen, int len);
+int alttcp_getsockopt_congestion(char __user *optval, int __user *optlen,
+				 int len);
+int alttcp_setsockopt_congestion(sockptr_t optval, unsigned int optlen);
 
 /* listen.c */
 void alttcp_child_ready(struct sock *child);

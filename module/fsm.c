@@ -179,7 +179,10 @@ void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
-	ask->mss = cb->mss ? cb->mss : ALTTCP_MSS_DEFAULT;
+	ask->peer_mss = cb->mss ? cb->mss : ALTTCP_MSS_DEFAULT;
+	/* Timestamps when both SYNs carry them (RFC 7323 3.2). */
+	ask->ts_ok = cb->saw_tstamp && alttcp_offer_timestamps(sk);
+	ask->ts_recent = cb->tsval;
 	ask->wscale_ok = cb->wscale != 0xff;
 	if (ask->wscale_ok) {
 		ask->snd_wscale = min_t(u8, cb->wscale, ALTTCP_MAX_WSCALE);
@@ -192,8 +195,11 @@ void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 	ask->ssthresh = U32_MAX;
 }
 
-/* Frees what the peer acknowledged, sent or (after go-back-N) not. */
-static void alttcp_clean_acked(struct sock *sk, u32 ack)
+/* Frees what the peer acknowledged, sent or (after go-back-N) not.
+ * Returns whether an unambiguous segment gave an RTT sample; *ts_floor
+ * is the latest TSval a retransmitted one among them went out with.
+ */
+static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 *ts_floor)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *skb;
@@ -204,6 +210,8 @@ static void alttcp_clean_acked(struct sock *sk, u32 ack)
 
 		if (seq_after(cb->end_seq, ack))
 			break;
+		if (cb->retransmitted && seq_after(cb->tx_ts, *ts_floor))
+			*ts_floor = cb->tx_ts;
 		if (!cb->retransmitted && !sampled && skb != ask->send_head) {
 			alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) -
 					  cb->tx_us);
@@ -218,6 +226,7 @@ static void alttcp_clean_acked(struct sock *sk, u32 ack)
 		sk_wmem_queued_add(sk, -skb->truesize);
 		kfree_skb(skb);
 	}
+	return sampled;
 }
 
 /* Three duplicate ACKs: resend the oldest segment (RFC 5681 3.2). */
@@ -274,7 +283,19 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 		ask->snd_una = cb->ack_seq;
 		if (seq_after(ask->snd_una, ask->snd_nxt))
 			ask->snd_nxt = ask->snd_una;
-		alttcp_clean_acked(sk, cb->ack_seq);
+		u32 ts_floor = ask->iss_ts;
+
+		/* Only retransmitted data acknowledged: the echoed timestamp
+		 * tells the round trip (RFC 7323 4.1), at 1 ms, if it echoes
+		 * a segment sent no earlier than the last retransmission. An
+		 * older echo (the peer updates what it echoes only on some
+		 * segments) would count the whole recovery as one trip.
+		 */
+		if (!alttcp_clean_acked(sk, cb->ack_seq, &ts_floor) &&
+		    ask->ts_ok && cb->saw_tstamp &&
+		    seq_geq(cb->tsecr, ts_floor))
+			alttcp_rtt_sample(sk, (alttcp_now_ms() - cb->tsecr) *
+					  USEC_PER_MSEC);
 		ask->retransmits = 0;
 		ask->backoff = 0;
 		ask->dupacks = 0;
@@ -526,6 +547,14 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		seg_len--;
 	}
 
+	/* PAWS (RFC 7323 5.3): an older timestamp is an old duplicate. */
+	if (ask->ts_ok && cb->saw_tstamp && !(cb->flags & TCPHDR_RST) &&
+	    (s32)(cb->tsval - ask->ts_recent) < 0) {
+		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPPAWS);
+		alttcp_send_ack(sk);
+		goto drop;
+	}
+
 	/* First: sequence number. */
 	if (!alttcp_seq_acceptable(ask, cb, seg_len)) {
 		alttcp_count_drop(sock_net(sk), skb,
@@ -538,6 +567,9 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 	/* The peer is alive: keepalive counts idle time from here. */
 	ask->rcv_tstamp_ms = alttcp_now_ms();
 	ask->ka_probes = 0;
+	/* The TSval to echo: of the segment our last ACK asked for. */
+	if (ask->ts_ok && cb->saw_tstamp && seq_leq(cb->seq, ask->rcv_wup))
+		ask->ts_recent = cb->tsval;
 
 	/* Second: RST. Only the exact next sequence number resets. */
 	if (cb->flags & TCPHDR_RST) {

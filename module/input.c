@@ -38,7 +38,7 @@ enum alttcp_verdict {
 	ALTTCP_BAD_FLAGS = ALTTCP_MIB_DROPBADFLAGS,
 };
 
-/* Options we use: MSS and window scale (only meaningful on a SYN). */
+/* Options we use: MSS and window scale (on a SYN), timestamps. */
 static enum alttcp_verdict alttcp_parse_options(const struct tcphdr *th,
 						struct alttcp_skb_cb *cb)
 {
@@ -47,6 +47,7 @@ static enum alttcp_verdict alttcp_parse_options(const struct tcphdr *th,
 
 	cb->mss = 0;
 	cb->wscale = 0xff;
+	cb->saw_tstamp = 0;
 	while (left > 0) {
 		u8 kind = *p, len;
 
@@ -72,6 +73,12 @@ static enum alttcp_verdict alttcp_parse_options(const struct tcphdr *th,
 				return ALTTCP_BAD_OPTS;
 			if (th->syn)
 				cb->wscale = p[2];
+		} else if (kind == TCPOPT_TIMESTAMP) {
+			if (len != TCPOLEN_TIMESTAMP)
+				return ALTTCP_BAD_OPTS;
+			cb->saw_tstamp = 1;
+			cb->tsval = get_unaligned_be32(p + 2);
+			cb->tsecr = get_unaligned_be32(p + 6);
 		}
 		p += len;
 		left -= len;

@@ -165,9 +165,30 @@ static struct sk_buff *alttcp_alloc_ctl(gfp_t gfp)
 	return skb;
 }
 
-/* MSS and window scale options of a SYN or SYN-ACK. */
+/* As Linux's net.ipv4.tcp_timestamps says. */
+bool alttcp_offer_timestamps(const struct sock *sk)
+{
+	return READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_timestamps);
+}
+
+/*
+ * The timestamps option (RFC 7323 3), NOP-padded to 12 bytes. TSval is a
+ * millisecond clock; TSecr echoes the peer's latest TSval.
+ */
+static unsigned int alttcp_ts_option(const struct alttcp_sock *ask, u8 *opts)
+{
+	opts[0] = TCPOPT_NOP;
+	opts[1] = TCPOPT_NOP;
+	opts[2] = TCPOPT_TIMESTAMP;
+	opts[3] = TCPOLEN_TIMESTAMP;
+	put_unaligned_be32(alttcp_now_ms(), opts + 4);
+	put_unaligned_be32(ask->ts_recent, opts + 8);
+	return TCPOLEN_TSTAMP_ALIGNED;
+}
+
+/* MSS, timestamps and window scale options of a SYN or SYN-ACK. */
 static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
-				       bool offer_wscale)
+				       bool offer_ts, bool offer_wscale)
 {
 	unsigned int n = 0;
 
@@ -175,6 +196,8 @@ static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
 	opts[n++] = TCPOLEN_MSS;
 	opts[n++] = ask->adv_mss >> 8;
 	opts[n++] = ask->adv_mss & 0xff;
+	if (offer_ts)
+		n += alttcp_ts_option(ask, opts + n);
 	if (offer_wscale) {
 		opts[n++] = TCPOPT_NOP;
 		opts[n++] = TCPOPT_WINDOW;
@@ -184,19 +207,22 @@ static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
 	return n;
 }
 
-static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool wscale)
+static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool ts,
+				  bool wscale)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct inet_sock *inet = inet_sk(sk);
 	struct sk_buff *skb = alttcp_alloc_ctl(GFP_ATOMIC);
-	u8 opts[8];
+	u8 opts[20];
 	unsigned int optlen;
 
 	if (!skb)
 		return -ENOBUFS;
-	if (!ask->retransmits)
+	if (!ask->retransmits) {
 		ask->syn_tx_us = (u32)ktime_to_us(ktime_get());
-	optlen = alttcp_syn_options(ask, opts, wscale);
+		ask->iss_ts = alttcp_now_ms();
+	}
+	optlen = alttcp_syn_options(ask, opts, ts, wscale);
 	return alttcp_emit(sock_net(sk), sk, skb, inet->inet_saddr,
 			   inet->inet_daddr, inet->inet_sport,
 			   inet->inet_dport, ask->iss,
@@ -207,14 +233,17 @@ static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool wscale)
 
 int alttcp_send_syn(struct sock *sk)
 {
-	return alttcp_send_syn_common(sk, TCPHDR_SYN, true);
+	return alttcp_send_syn_common(sk, TCPHDR_SYN,
+				      alttcp_offer_timestamps(sk), true);
 }
 
-/* Window scaling is offered back only when the peer offered it. */
+/* Options are offered back only when the peer offered them. */
 int alttcp_send_synack(struct sock *sk)
 {
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
 	return alttcp_send_syn_common(sk, TCPHDR_SYN | TCPHDR_ACK,
-				      alttcp_sk(sk)->wscale_ok);
+				      ask->ts_ok, ask->wscale_ok);
 }
 
 static void alttcp_send_ctl(struct sock *sk, u32 seq, u8 flags, gfp_t gfp)
@@ -222,12 +251,18 @@ static void alttcp_send_ctl(struct sock *sk, u32 seq, u8 flags, gfp_t gfp)
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct inet_sock *inet = inet_sk(sk);
 	struct sk_buff *skb = alttcp_alloc_ctl(gfp);
+	unsigned int optlen = 0;
+	u8 opts[TCPOLEN_TSTAMP_ALIGNED];
 
 	if (!skb)
 		return;
+	/* RFC 7323 3.2: in every segment but a RST. */
+	if (ask->ts_ok && !(flags & TCPHDR_RST))
+		optlen = alttcp_ts_option(ask, opts);
 	alttcp_emit(sock_net(sk), sk, skb, inet->inet_saddr, inet->inet_daddr,
 		    inet->inet_sport, inet->inet_dport, seq, ask->rcv_nxt,
-		    flags, alttcp_window_field(sk, false), NULL, 0, inet->tos);
+		    flags, alttcp_window_field(sk, false), opts, optlen,
+		    inet->tos);
 }
 
 void alttcp_send_ack(struct sock *sk)
@@ -297,6 +332,8 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 	struct sk_buff *c;
 	u8 flags = TCPHDR_ACK | (cb->flags & TCPHDR_FIN);
+	u8 opts[TCPOLEN_TSTAMP_ALIGNED];
+	unsigned int optlen = 0;
 	int err;
 
 	if (skb->len)
@@ -307,10 +344,14 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 		c = skb_clone(skb, GFP_ATOMIC);
 	if (!c)
 		return -ENOBUFS;
+	cb->tx_ts = alttcp_now_ms();
+	if (ask->ts_ok)
+		optlen = alttcp_ts_option(ask, opts);
 	err = alttcp_emit(sock_net(sk), sk, c, inet->inet_saddr,
 			  inet->inet_daddr, inet->inet_sport, inet->inet_dport,
 			  cb->seq, ask->rcv_nxt, flags,
-			  alttcp_window_field(sk, false), NULL, 0, inet->tos);
+			  alttcp_window_field(sk, false), opts, optlen,
+			  inet->tos);
 	/* Congestion notified (NET_XMIT_CN) means sent. A macro: one call. */
 	return net_xmit_eval(err);
 }
@@ -320,13 +361,16 @@ void alttcp_sync_mss(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct dst_entry *dst = __sk_dst_get(sk);
-	u32 mss = ask->mss ? ask->mss : ALTTCP_MSS_DEFAULT;
+	u32 mss = ask->peer_mss ? ask->peer_mss : ALTTCP_MSS_DEFAULT;
 
 	if (dst)
 		mss = min_t(u32, mss, dst_mtu(dst) - sizeof(struct iphdr) -
 				      sizeof(struct tcphdr));
 	if (ask->user_mss)
 		mss = min_t(u32, mss, ask->user_mss);
+	/* The MSS counts data only (RFC 6691): options come out of it. */
+	if (ask->ts_ok)
+		mss -= TCPOLEN_TSTAMP_ALIGNED;
 	ask->mss = max_t(u32, mss, ALTTCP_MSS_MIN);
 }
 

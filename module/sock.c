@@ -642,6 +642,8 @@ static int alttcp_setsockopt(struct sock *sk, int level, int optname,
 
 	if (level != SOL_TCP)
 		return ip_setsockopt(sk, level, optname, optval, optlen);
+	if (optname == TCP_CONGESTION)
+		return alttcp_setsockopt_congestion(optval, optlen);
 	if (optlen < sizeof(int))
 		return -EINVAL;
 	if (copy_from_sockptr(&val, optval, sizeof(val)))
@@ -696,6 +698,10 @@ static int alttcp_getsockopt(struct sock *sk, int level, int optname,
 		return -EFAULT;
 	if (len < 0)
 		return -EINVAL;
+	if (optname == TCP_INFO)
+		return alttcp_getsockopt_info(sk, optval, optlen, len);
+	if (optname == TCP_CONGESTION)
+		return alttcp_getsockopt_congestion(optval, optlen, len);
 	len = min_t(unsigned int, len, sizeof(int));
 
 	switch (optname) {

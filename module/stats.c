@@ -34,6 +34,7 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_DROPLISTENOVERFLOW] = "DropListenOverflow",
 	[ALTTCP_MIB_DROPNOMEM] = "DropNoMem",
 	[ALTTCP_MIB_DROPOTHER] = "DropOther",
+	[ALTTCP_MIB_DROPPAWS] = "DropPaws",
 	[ALTTCP_MIB_CHALLENGEACKS] = "ChallengeAcks",
 	[ALTTCP_MIB_RTOTIMEOUTS] = "RtoTimeouts",
 	[ALTTCP_MIB_TIMEWAITS] = "TimeWaits",

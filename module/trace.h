@@ -55,6 +55,7 @@ TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPBACKLOG);
 TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPLISTENOVERFLOW);
 TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPNOMEM);
 TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPOTHER);
+TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPPAWS);
 
 /* The reasons are the Drop* counters of /proc/net/alttcp_stats. */
 #define alttcp_show_drop(r)					\
@@ -68,7 +69,8 @@ TRACE_DEFINE_ENUM(ALTTCP_MIB_DROPOTHER);
 		{ ALTTCP_MIB_DROPBACKLOG, "Backlog" },		\
 		{ ALTTCP_MIB_DROPLISTENOVERFLOW, "ListenOverflow" }, \
 		{ ALTTCP_MIB_DROPNOMEM, "NoMem" },		\
-		{ ALTTCP_MIB_DROPOTHER, "Other" })
+		{ ALTTCP_MIB_DROPOTHER, "Other" },		\
+		{ ALTTCP_MIB_DROPPAWS, "Paws" })
 
 /* The 4-tuple, local side first, as every event stores it. */
 #define ALTTCP_TUPLE_ASSIGN(sa, sp, da, dp)			\

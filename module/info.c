@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alttcp: what TCP_INFO and TCP_CONGESTION report. Programs such as
+ * iperf3 and ss read these; the fields alttcp has no notion of (SACK,
+ * pacing, delivery rate) stay zero. Called under lock_sock().
+ */
+#include <linux/string.h>
+#include <linux/tcp.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "alttcp.h"
+
+/* NewReno (RFC 5681, RFC 6582) is the only congestion control. */
+static const char alttcp_congestion_name[TCP_CA_NAME_MAX] = "reno";
+
+static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 now = alttcp_now_ms();
+	struct dst_entry *dst;
+
+	memset(info, 0, sizeof(*info));
+	info->tcpi_state = inet_sk_state_load(sk);
+	if (info->tcpi_state == TCP_LISTEN) {
+		/* As Linux: the accept queue and its limit. */
+		info->tcpi_unacked = READ_ONCE(ask->accept_qlen);
+		info->tcpi_sacked = READ_ONCE(sk->sk_max_ack_backlog);
+		return;
+	}
+	info->tcpi_ca_state = ask->in_recovery ? TCP_CA_Recovery :
+			      ask->retransmits ? TCP_CA_Loss : TCP_CA_Open;
+	info->tcpi_retransmits = ask->retransmits;
+	info->tcpi_probes = ask->ka_probes;
+	info->tcpi_backoff = ask->backoff;
+	if (ask->ts_ok)
+		info->tcpi_options |= TCPI_OPT_TIMESTAMPS;
+	if (ask->wscale_ok) {
+		info->tcpi_options |= TCPI_OPT_WSCALE;
+		info->tcpi_snd_wscale = ask->snd_wscale;
+		info->tcpi_rcv_wscale = ask->rcv_wscale;
+	}
+	info->tcpi_rto = ask->rto_ms * USEC_PER_MSEC;
+	info->tcpi_ato = ALTTCP_DELACK_MIN_MS * USEC_PER_MSEC;
+	info->tcpi_snd_mss = ask->mss;
+	info->tcpi_rcv_mss = ask->rcv_mss;
+	if (ask->mss)
+		info->tcpi_unacked = DIV_ROUND_UP(ask->snd_nxt - ask->snd_una,
+						  ask->mss);
+	info->tcpi_last_data_recv = now - ask->rcv_tstamp_ms;
+	dst = __sk_dst_get(sk);
+	if (dst)
+		info->tcpi_pmtu = dst_mtu(dst);
+	info->tcpi_rtt = ask->srtt_us;
+	info->tcpi_rttvar = ask->rttvar_us;
+	info->tcpi_snd_ssthresh = ask->mss ? ask->ssthresh / ask->mss : 0;
+	info->tcpi_snd_cwnd = ask->mss ? ask->cwnd / ask->mss : 0;
+	info->tcpi_advmss = ask->adv_mss;
+	info->tcpi_reordering = 3;
+	info->tcpi_rcv_space = ask->rcv_wnd;
+	info->tcpi_snd_wnd = ask->snd_wnd;
+	/* Sequence numbers past the SYNs; the FINs are not counted out. */
+	if (seq_after(ask->snd_una, ask->iss + 1))
+		info->tcpi_bytes_acked = ask->snd_una - ask->iss - 1;
+	if (seq_after(ask->rcv_nxt, ask->irs + 1))
+		info->tcpi_bytes_received = ask->rcv_nxt - ask->irs - 1;
+	if (seq_after(ask->write_seq, ask->snd_nxt))
+		info->tcpi_notsent_bytes = ask->write_seq - ask->snd_nxt;
+}
+
+/* getsockopt(TCP_INFO): as much of struct tcp_info as the caller has room
+ * for, as Linux.
+ */
+int alttcp_getsockopt_info(struct sock *sk, char __user *optval,
+			   int __user *optlen, int len)
+{
+	struct tcp_info info;
+
+	lock_sock(sk);
+	alttcp_get_info(sk, &info);
+	release_sock(sk);
+	len = min_t(unsigned int, len, sizeof(info));
+	if (put_user(len, optlen) || copy_to_user(optval, &info, len))
+		return -EFAULT;
+	return 0;
+}
+
+int alttcp_getsockopt_congestion(char __user *optval, int __user *optlen,
+				 int len)
+{
+	len = min_t(unsigned int, len, TCP_CA_NAME_MAX);
+	if (put_user(len, optlen) ||
+	    copy_to_user(optval, alttcp_congestion_name, len))
+		return -EFAULT;
+	return 0;
+}
+
+/* Only "reno" is there; another name gets Linux's ENOENT. */
+int alttcp_setsockopt_congestion(sockptr_t optval, unsigned int optlen)
+{
+	char name[TCP_CA_NAME_MAX];
+	size_t n = min_t(size_t, optlen, sizeof(name) - 1);
+
+	if (copy_from_sockptr(name, optval, n))
+		return -EFAULT;
+	name[n] = 0;
+	return strcmp(name, alttcp_congestion_name) ? -ENOENT : 0;
+}
