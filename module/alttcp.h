@@ -409,6 +409,7 @@ void alttcp_timer_stop(struct sock *sk);
 void alttcp_rearm_rto(struct sock *sk);
 void alttcp_handle_timer(struct sock *sk);
 void alttcp_rtt_sample(struct sock *sk, u32 rtt_us);
+void alttcp_rto_restore(struct sock *sk);
 enum alttcp_timer_kind alttcp_timer_next(const struct sock *sk,
 					 unsigned int *ms);
 void alttcp_delack_or_ack(struct sock *sk, bool now);

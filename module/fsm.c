@@ -279,23 +279,32 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 	}
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
 		u32 acked = cb->ack_seq - ask->snd_una;
+		u32 ts_floor = ask->iss_ts;
+		bool sampled;
 
 		ask->snd_una = cb->ack_seq;
 		if (seq_after(ask->snd_una, ask->snd_nxt))
 			ask->snd_nxt = ask->snd_una;
-		u32 ts_floor = ask->iss_ts;
-
+		sampled = alttcp_clean_acked(sk, cb->ack_seq, &ts_floor);
 		/* Only retransmitted data acknowledged: the echoed timestamp
 		 * tells the round trip (RFC 7323 4.1), at 1 ms, if it echoes
 		 * a segment sent no earlier than the last retransmission. An
 		 * older echo (the peer updates what it echoes only on some
 		 * segments) would count the whole recovery as one trip.
 		 */
-		if (!alttcp_clean_acked(sk, cb->ack_seq, &ts_floor) &&
-		    ask->ts_ok && cb->saw_tstamp &&
-		    seq_geq(cb->tsecr, ts_floor))
+		if (!sampled && ask->ts_ok && cb->saw_tstamp &&
+		    seq_geq(cb->tsecr, ts_floor)) {
 			alttcp_rtt_sample(sk, (alttcp_now_ms() - cb->tsecr) *
 					  USEC_PER_MSEC);
+			sampled = true;
+		}
+		/* Progress after a timeout but no clean sample: the path
+		 * delivers again, so the backoff goes (Karn's rule would keep
+		 * it until a new segment is timed, which under heavy loss may
+		 * never come). SRTT and RTTVAR stay as they were.
+		 */
+		if (!sampled && ask->retransmits)
+			alttcp_rto_restore(sk);
 		ask->retransmits = 0;
 		ask->backoff = 0;
 		ask->dupacks = 0;

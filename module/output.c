@@ -378,11 +378,17 @@ void alttcp_sync_mss(struct sock *sk)
 void alttcp_push(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 cwnd = ask->cwnd;
 	struct sk_buff *skb;
 
 	if ((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN | TCPF_SYN_SENT |
 				   TCPF_SYN_RECV))
 		return;
+	/* Limited transmit (RFC 3042): a new segment for each of the first
+	 * two duplicate ACKs, so a small window still gets its third.
+	 */
+	if (!ask->in_recovery)
+		cwnd += min_t(u32, ask->dupacks, 2) * ask->mss;
 	while ((skb = ask->send_head)) {
 		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 		u32 in_flight = ask->snd_nxt - ask->snd_una;
@@ -394,7 +400,7 @@ void alttcp_push(struct sock *sk)
 						 ask->rto_ms);
 			break;
 		}
-		if (in_flight && in_flight + skb->len > ask->cwnd)
+		if (in_flight && in_flight + skb->len > cwnd)
 			break;
 		/* Nagle (RFC 896): one small segment in flight at a time. */
 		if (!ask->nodelay && in_flight &&

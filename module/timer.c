@@ -134,7 +134,6 @@ void alttcp_rearm_rto(struct sock *sk)
 void alttcp_rtt_sample(struct sock *sk, u32 rtt_us)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	u32 rto;
 
 	if ((s32)rtt_us < 0)
 		return;
@@ -147,7 +146,19 @@ void alttcp_rtt_sample(struct sock *sk, u32 rtt_us)
 		ask->rttvar_us = (3 * ask->rttvar_us + delta) / 4;
 		ask->srtt_us = (7 * ask->srtt_us + rtt_us) / 8;
 	}
-	rto = (ask->srtt_us + max(1000U, 4 * ask->rttvar_us)) / 1000;
+	alttcp_rto_restore(sk);
+}
+
+/* RTO from SRTT and RTTVAR, without backoff; the initial 1 s before any
+ * sample.
+ */
+void alttcp_rto_restore(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 rto = ALTTCP_RTO_INIT_MS;
+
+	if (ask->srtt_us)
+		rto = (ask->srtt_us + max(1000U, 4 * ask->rttvar_us)) / 1000;
 	ask->rto_ms = clamp(rto, alttcp_param(sock_net(sk), rto_min_ms),
 			    alttcp_param(sock_net(sk), rto_max_ms));
 }
