@@ -280,6 +280,7 @@ struct alttcp_tw {
 	u32 snd_nxt;
 	u32 rcv_nxt;
 	u16 rcv_wnd;		/* advertised, already scaled down */
+	u8 rcv_wscale;		/* its shift, for procfs */
 	kuid_t uid;
 	bool hashed;
 	struct hrtimer timer;

@@ -18,7 +18,7 @@
 #include "alttcp.h"
 
 #define ALTTCP_ROW_FMT \
-	"%4u %-21s %-21s %-12s %10u %10u %10u %8u %8u %8u %7u %7u %7u %-10s %8u %8u %8u %5u %8lu\n"
+	"%6u %-21s %-21s %-12s %10u %10u %10u %8u %8u %8u %7u %7u %7u %-10s %8u %8u %8u %5u %8lu\n"
 
 static const char *const alttcp_state_names[] = {
 	[TCP_ESTABLISHED] = "ESTABLISHED",
@@ -54,18 +54,26 @@ static const char *const alttcp_timer_names[] = {
 /* Entries are walked as listeners, then connections, then TIME_WAIT. */
 enum { ALTTCP_PROC_LISTEN, ALTTCP_PROC_CONN, ALTTCP_PROC_TW, ALTTCP_PROC_END };
 
+/* Entries of one bucket remembered as shown; longer buckets may repeat. */
+#define ALTTCP_PROC_SEEN	64
+
 /*
- * Where the walk is: entry p, the offset-th of its bucket. pos is p's
- * position in the file, so a read that resumes after stop() seeks to the
- * bucket at once instead of counting from the start (10 000 entries would
- * make every chunk of a read walk them all).
+ * Where the walk is: entry p at file position pos, in (kind, bucket).
+ * A read resumes there after stop() instead of counting from the first
+ * entry (10 000 entries would make every chunk walk them all). Entries
+ * come and go between chunks; new ones are added at a bucket's head, so
+ * the bucket is walked again from its head, skipping the entries already
+ * shown (seen[], from position bucket_pos on): a stable entry is neither
+ * repeated nor missed.
  */
 struct alttcp_proc_iter {
 	int kind;
 	unsigned int bucket;
-	unsigned int offset;
+	unsigned int nseen;
+	loff_t bucket_pos;
 	loff_t pos;
 	struct hlist_node *p;
+	struct hlist_node *seen[ALTTCP_PROC_SEEN];
 };
 
 static struct hlist_head *alttcp_proc_table(struct alttcp_net *an, int kind)
@@ -85,29 +93,51 @@ static struct alttcp_proc_iter *alttcp_proc_iter(struct seq_file *seq)
 	return seq->private + sizeof(struct seq_net_private);
 }
 
-/* From (kind, bucket): the skip-th entry of that bucket or the first one
- * after it; NULL at the end. Under rcu_read_lock.
- */
-static void *alttcp_proc_seek(struct seq_file *seq, unsigned int skip)
+/* node, or the first after it in its bucket, not shown yet. Under RCU. */
+static struct hlist_node *alttcp_proc_unseen(struct alttcp_proc_iter *it,
+					     struct hlist_node *node)
+{
+	for (; node; node = rcu_dereference(hlist_next_rcu(node))) {
+		unsigned int i, n = min_t(unsigned int, it->nseen,
+					  ALTTCP_PROC_SEEN);
+
+		for (i = 0; i < n && it->seen[i] != node; i++)
+			;
+		if (i == n)
+			return node;
+	}
+	return NULL;
+}
+
+static void *alttcp_proc_take(struct alttcp_proc_iter *it,
+			      struct hlist_node *node)
+{
+	if (it->nseen < ALTTCP_PROC_SEEN)
+		it->seen[it->nseen] = node;
+	it->nseen++;
+	it->p = node;
+	return it;
+}
+
+/* From the current bucket on: the next entry not shown; NULL at the end. */
+static void *alttcp_proc_seek(struct seq_file *seq)
 {
 	struct alttcp_net *an = alttcp_pernet(seq_file_net(seq));
 	struct alttcp_proc_iter *it = alttcp_proc_iter(seq);
 
-	for (; it->kind < ALTTCP_PROC_END; it->kind++, it->bucket = 0) {
-		struct hlist_head *tab = alttcp_proc_table(an, it->kind);
+	while (it->kind < ALTTCP_PROC_END) {
+		struct hlist_head *head =
+			&alttcp_proc_table(an, it->kind)[it->bucket];
+		struct hlist_node *node;
 
-		for (; it->bucket < ALTTCP_HASH_SIZE; it->bucket++, skip = 0) {
-			struct hlist_node *node;
-			unsigned int i = 0;
-
-			for (node = rcu_dereference(hlist_first_rcu(&tab[it->bucket]));
-			     node; node = rcu_dereference(hlist_next_rcu(node)), i++) {
-				if (i < skip)
-					continue;
-				it->offset = i;
-				it->p = node;
-				return it;
-			}
+		node = alttcp_proc_unseen(it, rcu_dereference(hlist_first_rcu(head)));
+		if (node)
+			return alttcp_proc_take(it, node);
+		it->nseen = 0;
+		it->bucket_pos = it->pos;
+		if (++it->bucket == ALTTCP_HASH_SIZE) {
+			it->bucket = 0;
+			it->kind++;
 		}
 	}
 	it->p = NULL;
@@ -117,16 +147,31 @@ static void *alttcp_proc_seek(struct seq_file *seq, unsigned int skip)
 static void *alttcp_proc_advance(struct seq_file *seq)
 {
 	struct alttcp_proc_iter *it = alttcp_proc_iter(seq);
-	struct hlist_node *node = rcu_dereference(hlist_next_rcu(it->p));
+	struct hlist_node *node;
 
 	it->pos++;
-	if (node) {
-		it->p = node;
-		it->offset++;
-		return it;
+	node = alttcp_proc_unseen(it, rcu_dereference(hlist_next_rcu(it->p)));
+	if (node)
+		return alttcp_proc_take(it, node);
+	it->nseen = 0;
+	it->bucket_pos = it->pos;
+	if (++it->bucket == ALTTCP_HASH_SIZE) {
+		it->bucket = 0;
+		it->kind++;
 	}
-	it->bucket++;
-	return alttcp_proc_seek(seq, 0);
+	return alttcp_proc_seek(seq);
+}
+
+static void *alttcp_proc_first(struct seq_file *seq)
+{
+	struct alttcp_proc_iter *it = alttcp_proc_iter(seq);
+
+	it->kind = 0;
+	it->bucket = 0;
+	it->nseen = 0;
+	it->pos = 1;
+	it->bucket_pos = 1;
+	return alttcp_proc_seek(seq);
 }
 
 static void *alttcp_seq_start(struct seq_file *seq, loff_t *pos)
@@ -138,17 +183,17 @@ static void *alttcp_seq_start(struct seq_file *seq, loff_t *pos)
 	rcu_read_lock();
 	if (!*pos)
 		return SEQ_START_TOKEN;
-	/* Resuming where the last chunk stopped: the same slot, or the next. */
-	if (it->p && (*pos == it->pos || *pos == it->pos + 1)) {
-		unsigned int skip = it->offset + (*pos - it->pos);
-
+	/* The walk ended: entries added since are for the next read. */
+	if (!it->p && it->kind == ALTTCP_PROC_END && *pos >= it->pos)
+		return NULL;
+	/* Resuming: what this bucket handed out before *pos was shown. */
+	if (it->p && *pos >= it->bucket_pos && *pos <= it->pos + 1 &&
+	    *pos - it->bucket_pos <= ALTTCP_PROC_SEEN) {
+		it->nseen = *pos - it->bucket_pos;
 		it->pos = *pos;
-		return alttcp_proc_seek(seq, skip);
+		return alttcp_proc_seek(seq);
 	}
-	it->kind = 0;
-	it->bucket = 0;
-	it->pos = 1;
-	if (!alttcp_proc_seek(seq, 0))
+	if (!alttcp_proc_first(seq))
 		return NULL;
 	for (n = 1; n < *pos; n++)
 		if (!alttcp_proc_advance(seq))
@@ -158,15 +203,9 @@ static void *alttcp_seq_start(struct seq_file *seq, loff_t *pos)
 
 static void *alttcp_seq_next(struct seq_file *seq, void *v, loff_t *pos)
 {
-	struct alttcp_proc_iter *it = alttcp_proc_iter(seq);
-
 	++*pos;
-	if (v == SEQ_START_TOKEN) {
-		it->kind = 0;
-		it->bucket = 0;
-		it->pos = 1;
-		return alttcp_proc_seek(seq, 0);
-	}
+	if (v == SEQ_START_TOKEN)
+		return alttcp_proc_first(seq);
 	return alttcp_proc_advance(seq);
 }
 
@@ -218,7 +257,8 @@ static void alttcp_show_tw(struct seq_file *seq, struct alttcp_tw *tw,
 	snprintf(remote, sizeof(remote), "%pI4:%u", &tw->daddr,
 		 ntohs(tw->dport));
 	seq_printf(seq, ALTTCP_ROW_FMT, slot, local, remote, "TIME_WAIT",
-		   tw->snd_nxt, tw->snd_nxt, tw->rcv_nxt, 0, tw->rcv_wnd, 0,
+		   tw->snd_nxt, tw->snd_nxt, tw->rcv_nxt, 0,
+		   (u32)tw->rcv_wnd << tw->rcv_wscale, 0,
 		   0, 0, 0, "time_wait", alttcp_tw_remaining_ms(tw), 0, 0,
 		   from_kuid_munged(seq_user_ns(seq), tw->uid), 0UL);
 }
@@ -229,7 +269,7 @@ static int alttcp_seq_show(struct seq_file *seq, void *v)
 	unsigned int slot;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_printf(seq, "%4s %-21s %-21s %-12s %10s %10s %10s %8s %8s %8s %7s %7s %7s %-10s %8s %8s %8s %5s %8s\n",
+		seq_printf(seq, "%6s %-21s %-21s %-12s %10s %10s %10s %8s %8s %8s %7s %7s %7s %-10s %8s %8s %8s %5s %8s\n",
 			   "sl", "local_address", "remote_address", "state",
 			   "snd_una", "snd_nxt", "rcv_nxt", "snd_wnd", "rcv_wnd",
 			   "cwnd", "srtt_ms", "rto_ms", "retrans", "timer",

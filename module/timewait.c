@@ -101,6 +101,7 @@ void alttcp_tw_create(struct sock *sk)
 	tw->snd_nxt = ask->snd_nxt;
 	tw->rcv_nxt = ask->rcv_nxt;
 	tw->rcv_wnd = min_t(u32, ask->rcv_wnd >> ask->rcv_wscale, 65535U);
+	tw->rcv_wscale = ask->rcv_wscale;
 	tw->uid = sock_i_uid(sk);
 	hrtimer_init(&tw->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 	tw->timer.function = alttcp_tw_timer_fn;

@@ -101,7 +101,7 @@ TEST(own_entry_per_netns)
 		if (write(pipefd[1], &inner, sizeof(inner)) != sizeof(inner))
 			_exit(4);
 		ok = read_conns(hdr, sizeof(hdr)) == 1 &&
-		     !strncmp(hdr, "  sl local_address", 18);
+		     !strncmp(hdr, "    sl local_address", 20);
 		fd = socket(AF_INET, SOCK_STREAM, IPPROTO_ALTTCP);
 		_exit(ok && fd >= 0 ? 0 : 5);
 	}
