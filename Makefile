@@ -3,6 +3,7 @@
 #   make             build module/alttcp.ko and the selftests
 #   make run         boot the test VM with the module loaded, run the demo
 #   make check       the whole test suite in the VM; ends "N passed, N failed"
+#   make bench       benchmarks in the VM, as ratios to Linux TCP
 #   make checkpatch  checkpatch.pl --strict over the sources
 #   make sparse      sparse over every module source (make C=1 works too)
 # Missing Debian packages install themselves (scripts/deps).
@@ -23,7 +24,7 @@ SOURCES = $(filter-out %.mod.c,$(wildcard $(ROOT)/module/*.[ch])) $(ROOT)/includ
 ALTTCPIZE := $(BUILD)/alttcpize/libalttcpize.so
 
 .NOTPARALLEL:
-.PHONY: all deps ksrc module selftests run check checkpatch sparse clean
+.PHONY: all deps ksrc module selftests run check bench checkpatch sparse clean
 
 all: module selftests $(ALTTCPIZE)
 
@@ -55,6 +56,9 @@ run: all
 
 check: all
 	@$(ROOT)/scripts/check
+
+bench: all
+	@$(ROOT)/scripts/bench
 
 checkpatch: ksrc
 	perl $(KSRC)/scripts/checkpatch.pl --strict --no-tree --quiet \
