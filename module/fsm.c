@@ -464,6 +464,24 @@ static void alttcp_process_fin(struct sock *sk)
 	}
 }
 
+/*
+ * The handshake's round trip, from our SYN or SYN-ACK (Karn: only if it
+ * went once). After a retransmitted one, RFC 6298 5.7: data starts with an
+ * RTO of 3 s, not the backed-off one.
+ */
+static void alttcp_handshake_rtt(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if (!ask->retransmits) {
+		alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) -
+				  ask->syn_tx_us);
+		return;
+	}
+	ask->rto_ms = min(ALTTCP_RTO_SYN_FALLBACK_MS,
+			  alttcp_param(sock_net(sk), rto_max_ms));
+}
+
 /* SYN-SENT (RFC 9293 3.10.7.3). */
 static void alttcp_rcv_syn_sent(struct sock *sk, struct sk_buff *skb)
 {
@@ -497,9 +515,7 @@ static void alttcp_rcv_syn_sent(struct sock *sk, struct sk_buff *skb)
 	ask->snd_wl2 = cb->ack_seq;
 	if (ack) {
 		ask->snd_una = cb->ack_seq;
-		if (!ask->retransmits)	/* Karn */
-			alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) -
-					  ask->syn_tx_us);
+		alttcp_handshake_rtt(sk);
 		ask->retransmits = 0;
 		alttcp_timer_stop(sk);
 		alttcp_set_state(sk, TCP_ESTABLISHED);
@@ -639,9 +655,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		ask->max_window = ask->snd_wnd;
 		ask->snd_wl1 = cb->seq;
 		ask->snd_wl2 = cb->ack_seq;
-		if (!ask->retransmits)	/* Karn: the SYN-ACK's round trip */
-			alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) -
-					  ask->syn_tx_us);
+		alttcp_handshake_rtt(sk);
 		ask->retransmits = 0;
 		alttcp_timer_stop(sk);
 		alttcp_set_state(sk, TCP_ESTABLISHED);
