@@ -215,6 +215,8 @@ struct alttcp_sock {
 	   ts_ok:1;		/* timestamps negotiated (RFC 7323) */
 	u32 ts_recent;		/* the peer's TSval to echo */
 	u32 iss_ts;		/* our TSval when the connection began */
+	u64 bytes_acked;	/* for TCP_INFO */
+	u64 bytes_received;
 	unsigned long atomic_flags;	/* ALTTCP_*_DEFERRED, set from softirq */
 
 	/* congestion control (RFC 5681, NewReno RFC 6582) */
@@ -417,6 +419,7 @@ enum alttcp_timer_kind alttcp_timer_next(const struct sock *sk,
 void alttcp_delack_or_ack(struct sock *sk, bool now);
 void alttcp_keepalive_reset(struct sock *sk);
 void alttcp_set_keepalive(struct sock *sk, int on);
+void alttcp_keepalive_idle_changed(struct sock *sk);
 
 static inline bool alttcp_timer_pending(const struct sock *sk,
 					enum alttcp_timer_kind kind)

@@ -98,6 +98,11 @@ void alttcp_abort_all(struct net *net)
 			alttcp_done(sk);
 			bh_unlock_sock(sk);
 			local_bh_enable();
+			/* A callback on another CPU may have queued the timer
+			 * again as it was stopped; here we may wait for it.
+			 */
+			if (hrtimer_cancel(&alttcp_sk(sk)->timer))
+				__sock_put(sk);
 			sock_put(sk);
 		}
 	}
@@ -182,7 +187,7 @@ void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 	ask->peer_mss = cb->mss ? cb->mss : ALTTCP_MSS_DEFAULT;
 	/* Timestamps when both SYNs carry them (RFC 7323 3.2). */
 	ask->ts_ok = cb->saw_tstamp && alttcp_offer_timestamps(sk);
-	ask->ts_recent = cb->tsval;
+	ask->ts_recent = ask->ts_ok ? cb->tsval : 0;
 	ask->wscale_ok = cb->wscale != 0xff;
 	if (ask->wscale_ok) {
 		ask->snd_wscale = min_t(u8, cb->wscale, ALTTCP_MAX_WSCALE);
@@ -283,6 +288,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 		bool sampled;
 
 		ask->snd_una = cb->ack_seq;
+		ask->bytes_acked += acked;
 		if (seq_after(ask->snd_una, ask->snd_nxt))
 			ask->snd_nxt = ask->snd_una;
 		sampled = alttcp_clean_acked(sk, cb->ack_seq, &ts_floor);
@@ -293,7 +299,10 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 		 * segments) would count the whole recovery as one trip.
 		 */
 		if (!sampled && ask->ts_ok && cb->saw_tstamp &&
-		    seq_geq(cb->tsecr, ts_floor)) {
+		    seq_geq(cb->tsecr, ts_floor) &&
+		    seq_leq(cb->tsecr, alttcp_now_ms()) &&
+		    alttcp_now_ms() - cb->tsecr <=
+		    alttcp_param(sock_net(sk), rto_max_ms)) {
 			alttcp_rtt_sample(sk, (alttcp_now_ms() - cb->tsecr) *
 					  USEC_PER_MSEC);
 			sampled = true;
@@ -326,8 +335,13 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 		ask->snd_wl1 = cb->seq;
 		ask->snd_wl2 = cb->ack_seq;
 		ask->max_window = max(ask->max_window, wnd);
-		if (wnd && alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
-			alttcp_rearm_rto(sk);
+		/* The window opened: the push after this step sends, or
+		 * probes anew without the backoff.
+		 */
+		if (wnd && alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST)) {
+			alttcp_timer_clear(sk, ALTTCP_TIMER_PERSIST);
+			ask->backoff = 0;
+		}
 	}
 	return true;
 }
@@ -478,8 +492,9 @@ static void alttcp_handshake_rtt(struct sock *sk)
 				  ask->syn_tx_us);
 		return;
 	}
-	ask->rto_ms = min(ALTTCP_RTO_SYN_FALLBACK_MS,
-			  alttcp_param(sock_net(sk), rto_max_ms));
+	ask->rto_ms = clamp(ALTTCP_RTO_SYN_FALLBACK_MS,
+			    alttcp_param(sock_net(sk), rto_min_ms),
+			    alttcp_param(sock_net(sk), rto_max_ms));
 }
 
 /* SYN-SENT (RFC 9293 3.10.7.3). */
@@ -592,9 +607,6 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 	/* The peer is alive: keepalive counts idle time from here. */
 	ask->rcv_tstamp_ms = alttcp_now_ms();
 	ask->ka_probes = 0;
-	/* The TSval to echo: of the segment our last ACK asked for. */
-	if (ask->ts_ok && cb->saw_tstamp && seq_leq(cb->seq, ask->rcv_wup))
-		ask->ts_recent = cb->tsval;
 
 	/* Second: RST. Only the exact next sequence number resets. */
 	if (cb->flags & TCPHDR_RST) {
@@ -667,6 +679,11 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 	} else if (!alttcp_process_ack(sk, cb, skb->len)) {
 		goto drop;
 	}
+	/* Accepted: the TSval to echo, of the segment our last ACK asked
+	 * for (RFC 7323 4.3).
+	 */
+	if (ask->ts_ok && cb->saw_tstamp && seq_leq(cb->seq, ask->rcv_wup))
+		ask->ts_recent = cb->tsval;
 
 	switch (sk->sk_state) {
 	case TCP_FIN_WAIT1:
@@ -708,11 +725,13 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		}
 		bool gap = !skb_queue_empty(&ask->ooo_queue) ||
 			   seq_after(cb->seq, ask->rcv_nxt);
+		u32 before = ask->rcv_nxt;
 
 		had_data = skb->len;
 		if (had_data > ask->rcv_mss)
 			ask->rcv_mss = min_t(u32, had_data, ask->adv_mss);
 		kept = alttcp_queue_data(sk, skb, &fin_now);
+		ask->bytes_received += ask->rcv_nxt - before;
 		/* Out of order, or filling a gap: at once (RFC 5681 4.2);
 		 * step eight acknowledges a FIN.
 		 */

@@ -53,17 +53,17 @@ static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 		info->tcpi_pmtu = dst_mtu(dst);
 	info->tcpi_rtt = ask->srtt_us;
 	info->tcpi_rttvar = ask->rttvar_us;
-	info->tcpi_snd_ssthresh = ask->mss ? ask->ssthresh / ask->mss : 0;
+	/* "Infinite" as Linux says it, until the first loss. */
+	info->tcpi_snd_ssthresh = ask->ssthresh == U32_MAX ?
+				  TCP_INFINITE_SSTHRESH :
+				  ask->mss ? ask->ssthresh / ask->mss : 0;
 	info->tcpi_snd_cwnd = ask->mss ? ask->cwnd / ask->mss : 0;
 	info->tcpi_advmss = ask->adv_mss;
 	info->tcpi_reordering = 3;
 	info->tcpi_rcv_space = ask->rcv_wnd;
 	info->tcpi_snd_wnd = ask->snd_wnd;
-	/* Sequence numbers past the SYNs; the FINs are not counted out. */
-	if (seq_after(ask->snd_una, ask->iss + 1))
-		info->tcpi_bytes_acked = ask->snd_una - ask->iss - 1;
-	if (seq_after(ask->rcv_nxt, ask->irs + 1))
-		info->tcpi_bytes_received = ask->rcv_nxt - ask->irs - 1;
+	info->tcpi_bytes_acked = ask->bytes_acked;
+	info->tcpi_bytes_received = ask->bytes_received;
 	if (seq_after(ask->write_seq, ask->snd_nxt))
 		info->tcpi_notsent_bytes = ask->write_seq - ask->snd_nxt;
 }

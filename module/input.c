@@ -48,6 +48,8 @@ static enum alttcp_verdict alttcp_parse_options(const struct tcphdr *th,
 	cb->mss = 0;
 	cb->wscale = 0xff;
 	cb->saw_tstamp = 0;
+	cb->tsval = 0;
+	cb->tsecr = 0;
 	while (left > 0) {
 		u8 kind = *p, len;
 

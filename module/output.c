@@ -175,20 +175,23 @@ bool alttcp_offer_timestamps(const struct sock *sk)
  * The timestamps option (RFC 7323 3), NOP-padded to 12 bytes. TSval is a
  * millisecond clock; TSecr echoes the peer's latest TSval.
  */
-static unsigned int alttcp_ts_option(const struct alttcp_sock *ask, u8 *opts)
+static unsigned int alttcp_ts_option(const struct alttcp_sock *ask, u8 *opts,
+				     bool ack)
 {
 	opts[0] = TCPOPT_NOP;
 	opts[1] = TCPOPT_NOP;
 	opts[2] = TCPOPT_TIMESTAMP;
 	opts[3] = TCPOLEN_TIMESTAMP;
 	put_unaligned_be32(alttcp_now_ms(), opts + 4);
-	put_unaligned_be32(ask->ts_recent, opts + 8);
+	/* TSecr is 0 unless the ACK bit is set (RFC 7323 3.2). */
+	put_unaligned_be32(ack ? ask->ts_recent : 0, opts + 8);
 	return TCPOLEN_TSTAMP_ALIGNED;
 }
 
 /* MSS, timestamps and window scale options of a SYN or SYN-ACK. */
 static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
-				       bool offer_ts, bool offer_wscale)
+				       bool offer_ts, bool offer_wscale,
+				       bool ack)
 {
 	unsigned int n = 0;
 
@@ -197,7 +200,7 @@ static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
 	opts[n++] = ask->adv_mss >> 8;
 	opts[n++] = ask->adv_mss & 0xff;
 	if (offer_ts)
-		n += alttcp_ts_option(ask, opts + n);
+		n += alttcp_ts_option(ask, opts + n, ack);
 	if (offer_wscale) {
 		opts[n++] = TCPOPT_NOP;
 		opts[n++] = TCPOPT_WINDOW;
@@ -222,7 +225,7 @@ static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool ts,
 		ask->syn_tx_us = (u32)ktime_to_us(ktime_get());
 		ask->iss_ts = alttcp_now_ms();
 	}
-	optlen = alttcp_syn_options(ask, opts, ts, wscale);
+	optlen = alttcp_syn_options(ask, opts, ts, wscale, flags & TCPHDR_ACK);
 	return alttcp_emit(sock_net(sk), sk, skb, inet->inet_saddr,
 			   inet->inet_daddr, inet->inet_sport,
 			   inet->inet_dport, ask->iss,
@@ -258,7 +261,7 @@ static void alttcp_send_ctl(struct sock *sk, u32 seq, u8 flags, gfp_t gfp)
 		return;
 	/* RFC 7323 3.2: in every segment but a RST. */
 	if (ask->ts_ok && !(flags & TCPHDR_RST))
-		optlen = alttcp_ts_option(ask, opts);
+		optlen = alttcp_ts_option(ask, opts, true);
 	alttcp_emit(sock_net(sk), sk, skb, inet->inet_saddr, inet->inet_daddr,
 		    inet->inet_sport, inet->inet_dport, seq, ask->rcv_nxt,
 		    flags, alttcp_window_field(sk, false), opts, optlen,
@@ -346,7 +349,7 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 		return -ENOBUFS;
 	cb->tx_ts = alttcp_now_ms();
 	if (ask->ts_ok)
-		optlen = alttcp_ts_option(ask, opts);
+		optlen = alttcp_ts_option(ask, opts, true);
 	err = alttcp_emit(sock_net(sk), sk, c, inet->inet_saddr,
 			  inet->inet_daddr, inet->inet_sport, inet->inet_dport,
 			  cb->seq, ask->rcv_nxt, flags,

@@ -254,6 +254,17 @@ static int alttcp_disconnect(struct sock *sk, int flags)
 	ask->rttvar_us = 0;
 	ask->rto_ms = ALTTCP_RTO_INIT_MS;
 	ask->retransmits = 0;
+	ask->backoff = 0;
+	ask->dupacks = 0;
+	ask->in_recovery = false;
+	ask->ka_probes = 0;
+	ask->time_wait = 0;
+	ask->ts_ok = 0;
+	ask->ts_recent = 0;
+	ask->rcv_mss = ALTTCP_MSS_DEFAULT;
+	ask->quickacks = ALTTCP_QUICKACKS;
+	ask->bytes_acked = 0;
+	ask->bytes_received = 0;
 	sk_dst_reset(sk);
 	sk_error_report(sk);
 	return 0;
@@ -667,16 +678,16 @@ static int alttcp_setsockopt(struct sock *sk, int level, int optname,
 	case TCP_KEEPIDLE:
 	case TCP_KEEPINTVL:
 	case TCP_KEEPCNT:
-		if (val < 1 || val > (optname == TCP_KEEPCNT ? 127 : 32767))
+		if (val < 1 || val > (optname == TCP_KEEPCNT ? 127 : 32767)) {
 			err = -EINVAL;
-		else if (optname == TCP_KEEPIDLE)
+		} else if (optname == TCP_KEEPIDLE) {
 			ask->keepidle_s = val;
-		if (!err && optname == TCP_KEEPIDLE)
-			alttcp_keepalive_reset(sk);	/* as Linux: anew */
-		else if (optname == TCP_KEEPINTVL)
+			alttcp_keepalive_idle_changed(sk);
+		} else if (optname == TCP_KEEPINTVL) {
 			ask->keepintvl_s = val;
-		else
+		} else {
 			ask->keepcnt = val;
+		}
 		break;
 	default:
 		err = -ENOPROTOOPT;

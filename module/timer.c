@@ -328,14 +328,36 @@ void alttcp_keepalive_reset(struct sock *sk)
 	alttcp_timer_arm(sk, ALTTCP_TIMER_KEEPALIVE, alttcp_keepidle_ms(sk));
 }
 
-/* proto.keepalive: SO_KEEPALIVE, under lock_sock(). */
+/* proto.keepalive: SO_KEEPALIVE, under lock_sock(). As Linux, setting
+ * it again while on changes nothing (probes already sent still count).
+ */
 void alttcp_set_keepalive(struct sock *sk, int on)
 {
-	if (on)
+	bool was = sock_flag(sk, SOCK_KEEPOPEN);
+
+	if (on && !was) {
 		sock_set_flag(sk, SOCK_KEEPOPEN);
-	else
+		alttcp_keepalive_reset(sk);
+	} else if (!on && was) {
 		sock_reset_flag(sk, SOCK_KEEPOPEN);
-	alttcp_keepalive_reset(sk);
+		alttcp_timer_clear(sk, ALTTCP_TIMER_KEEPALIVE);
+	}
+}
+
+/* TCP_KEEPIDLE changed: the next probe is due keepidle after the last
+ * segment from the peer; probes already sent still count.
+ */
+void alttcp_keepalive_idle_changed(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 idle = alttcp_now_ms() - ask->rcv_tstamp_ms;
+	u32 keepidle = alttcp_keepidle_ms(sk);
+
+	if (!sock_flag(sk, SOCK_KEEPOPEN) ||
+	    !((1 << sk->sk_state) & ALTTCP_KEEPALIVE_STATES) || ask->ka_probes)
+		return;
+	alttcp_timer_arm(sk, ALTTCP_TIMER_KEEPALIVE,
+			 idle < keepidle ? keepidle - idle : 0);
 }
 
 /*

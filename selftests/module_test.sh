@@ -8,7 +8,7 @@ cd "$(dirname "$0")" || exit 1
 
 KO=${ALTTCP_KO:?ALTTCP_KO must name alttcp.ko}
 SCAN=${ALTTCP_ROOT:?ALTTCP_ROOT must name the source tree}/scripts/kmsg-scan
-HDR='  sl local_address         remote_address        state'
+HDR='    sl local_address         remote_address        state'
 
 loaded() { grep -q '^alttcp ' /proc/modules; }
 
