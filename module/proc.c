@@ -119,6 +119,17 @@ static void *alttcp_proc_take(struct alttcp_proc_iter *it,
 	return it;
 }
 
+/* Done with this bucket: the next one starts at position pos. */
+static void alttcp_proc_next_bucket(struct alttcp_proc_iter *it)
+{
+	it->nseen = 0;
+	it->bucket_pos = it->pos;
+	if (++it->bucket == ALTTCP_HASH_SIZE) {
+		it->bucket = 0;
+		it->kind++;
+	}
+}
+
 /* From the current bucket on: the next entry not shown; NULL at the end. */
 static void *alttcp_proc_seek(struct seq_file *seq)
 {
@@ -133,12 +144,7 @@ static void *alttcp_proc_seek(struct seq_file *seq)
 		node = alttcp_proc_unseen(it, rcu_dereference(hlist_first_rcu(head)));
 		if (node)
 			return alttcp_proc_take(it, node);
-		it->nseen = 0;
-		it->bucket_pos = it->pos;
-		if (++it->bucket == ALTTCP_HASH_SIZE) {
-			it->bucket = 0;
-			it->kind++;
-		}
+		alttcp_proc_next_bucket(it);
 	}
 	it->p = NULL;
 	return NULL;
@@ -153,12 +159,7 @@ static void *alttcp_proc_advance(struct seq_file *seq)
 	node = alttcp_proc_unseen(it, rcu_dereference(hlist_next_rcu(it->p)));
 	if (node)
 		return alttcp_proc_take(it, node);
-	it->nseen = 0;
-	it->bucket_pos = it->pos;
-	if (++it->bucket == ALTTCP_HASH_SIZE) {
-		it->bucket = 0;
-		it->kind++;
-	}
+	alttcp_proc_next_bucket(it);
 	return alttcp_proc_seek(seq);
 }
 
