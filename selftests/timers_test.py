@@ -843,6 +843,72 @@ def case_delayed_ack():
     c.close()
 
 
+# -- 8 ------------------------------------------------------------------------
+
+def close_to_time_wait(port, isn):
+    """a closes first against the peer and ends in TIME_WAIT; returns the
+    connection and a's local address."""
+    c, conn, _ = connect_to_peer(port, isn=isn)
+    local = "%s:%d" % c.getsockname()
+    c.close()
+    fin = cap.next(of(conn, lambda s: "F" in s.flags))
+    lib.check(fin is not None, "no FIN after close()")
+    conn.rcv_nxt = fin.seg.seq + 1
+    conn.send("FA")
+    lib.check_eq(lib.wait_state(net.a, "TIME_WAIT", local), "TIME_WAIT",
+                 "state after the FINs crossed")
+    return conn, local
+
+
+def case_time_wait_ignores_rst():
+    """RFC 1337: a RST does not cut TIME_WAIT short (Linux needs
+    tcp_rfc1337 for that), and the entry still re-ACKs a FIN."""
+    set_linux_only(net.a, "/proc/sys/net/ipv4/tcp_rfc1337", 1)
+    conn, local = close_to_time_wait(9511, 50000)
+    conn.send("R")                  # at the sequence number a expects
+    time.sleep(0.5)
+    lib.check_eq(lib.state_of(net.a, local), "TIME_WAIT",
+                 "state half a second after a RST")
+    conn.send("FA", seq=conn.snd_nxt - 1)
+    lib.check(cap.next(of(conn, lambda s: s.flags == "A" and
+                          s.ack == conn.snd_nxt)) is not None,
+              "no re-ACK of a FIN after the RST")
+
+
+# -- 9 ------------------------------------------------------------------------
+
+FIN_TIMEOUT = 1.0
+
+
+def case_fin_wait2_orphan_timeout():
+    """A closed socket whose peer acknowledges its FIN but never sends one
+    leaves FIN_WAIT_2 after the FIN timeout."""
+    if lib.IS_ALTTCP:
+        set_param(net.a, "fin_timeout_ms", int(FIN_TIMEOUT * 1000))
+    else:
+        set_linux_only(net.a, "/proc/sys/net/ipv4/tcp_fin_timeout",
+                       int(FIN_TIMEOUT))
+    c, conn, _ = connect_to_peer(9521, isn=60000)
+    local = "%s:%d" % c.getsockname()
+    c.close()
+    fin = cap.next(of(conn, lambda s: "F" in s.flags))
+    lib.check(fin is not None, "no FIN after close()")
+    conn.rcv_nxt = fin.seg.seq + 1
+    t_ack = time.time()
+    conn.send("A")                  # its FIN acknowledged; ours never comes
+    lib.check_eq(lib.wait_state(net.a, "FIN_WAIT_2", local), "FIN_WAIT_2",
+                 "state after the FIN was acknowledged")
+    if lib.IS_ALTTCP:
+        lib.check_eq(row_of(local)["timer"], "fin_wait2", "timer")
+    t_gone = wait_gone(lambda r: r["local"] == local, FIN_TIMEOUT * 4)
+    lib.check(t_gone is not None, "still in FIN_WAIT_2 %.1f s after the "
+              "ACK" % (FIN_TIMEOUT * 4))
+    print("# FIN_WAIT_2 left %.3f s after the ACK (timeout %.1f s)" %
+          (t_gone - t_ack, FIN_TIMEOUT))
+    between(t_gone - t_ack, FIN_TIMEOUT * 0.9, FIN_TIMEOUT * 2.5,
+            "time in FIN_WAIT_2")
+
+
 def case(fn):
     """Runs fn with the parameters and nftables rules it changed set back
     afterwards; on failure prints what the capture saw."""
@@ -870,4 +936,6 @@ lib.run_cases([
     ("keepalive_probes_and_dead_peer", case(case_keepalive_dead_peer)),
     ("keepalive_answered_stays_up", case(case_keepalive_answered)),
     ("delayed_ack", case(case_delayed_ack)),
+    ("time_wait_ignores_rst", case(case_time_wait_ignores_rst)),
+    ("fin_wait2_orphan_timeout", case(case_fin_wait2_orphan_timeout)),
 ], timeout=60)
