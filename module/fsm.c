@@ -285,6 +285,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
 		u32 acked = cb->ack_seq - ask->snd_una;
 		u32 ts_floor = ask->iss_ts;
+		u32 echo_ms = alttcp_now_ms() - cb->tsecr;
 		bool sampled;
 
 		ask->snd_una = cb->ack_seq;
@@ -296,15 +297,13 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 		 * tells the round trip (RFC 7323 4.1), at 1 ms, if it echoes
 		 * a segment sent no earlier than the last retransmission. An
 		 * older echo (the peer updates what it echoes only on some
-		 * segments) would count the whole recovery as one trip.
+		 * segments) would count the whole recovery as one trip. An
+		 * echo from the future wraps past rto_max_ms (below 2^31).
 		 */
 		if (!sampled && ask->ts_ok && cb->saw_tstamp &&
 		    seq_geq(cb->tsecr, ts_floor) &&
-		    seq_leq(cb->tsecr, alttcp_now_ms()) &&
-		    alttcp_now_ms() - cb->tsecr <=
-		    alttcp_param(sock_net(sk), rto_max_ms)) {
-			alttcp_rtt_sample(sk, (alttcp_now_ms() - cb->tsecr) *
-					  USEC_PER_MSEC);
+		    echo_ms <= alttcp_param(sock_net(sk), rto_max_ms)) {
+			alttcp_rtt_sample(sk, echo_ms * USEC_PER_MSEC);
 			sampled = true;
 		}
 		/* Progress after a timeout but no clean sample: the path
