@@ -12,12 +12,14 @@ default) or 6 (Linux TCP, to prove a test right against the reference).
 import atexit
 import contextlib
 import ctypes
+import hashlib
 import os
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import traceback
 
@@ -349,6 +351,38 @@ class RawConn:
         """Next segment of this connection from a matching match(seg)."""
         return self.peer.expect(lambda s: s.sport == self.dport and
                                 s.dport == self.sport and match(s), timeout)
+
+
+def exchange(sock, data, out, deadline):
+    """Sends data then SHUT_WR while a second thread reads to EOF; fills
+    out with len, sha (hex sha256 of what was read), recv_err, eof and,
+    on a failed send, send_err. Waits for the reader until deadline
+    (time.monotonic())."""
+    got = {"len": 0, "sha": hashlib.sha256(), "err": None, "eof": False}
+
+    def reader():
+        try:
+            while True:
+                chunk = sock.recv(1 << 16)
+                if not chunk:
+                    got["eof"] = True
+                    break
+                got["len"] += len(chunk)
+                got["sha"].update(chunk)
+        except OSError as e:
+            got["err"] = "recv: %s" % e
+
+    # Daemon threads: a stalled transfer must not keep the test alive.
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    try:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        out["send_err"] = "send: %s" % e
+    t.join(max(0, deadline - time.monotonic()))
+    out.update(len=got["len"], sha=got["sha"].hexdigest(),
+               recv_err=got["err"], eof=got["eof"])
 
 
 # -- connection state -------------------------------------------------------

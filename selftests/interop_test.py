@@ -14,6 +14,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import alttcp_test_lib as lib  # noqa: E402
@@ -26,34 +27,6 @@ net = lib.NetPair("interop")
 # Two different payloads so a reflected or crossed stream cannot pass.
 PAYLOAD = {"server": os.urandom(SIZE), "client": os.urandom(SIZE)}
 DIGEST = {k: hashlib.sha256(v).hexdigest() for k, v in PAYLOAD.items()}
-
-
-def endpoint(sock, data, result):
-    """Sends data then SHUT_WR while a second thread reads to EOF."""
-    got = {"len": 0, "sha": hashlib.sha256(), "err": None}
-
-    def reader():
-        try:
-            while True:
-                chunk = sock.recv(1 << 16)
-                if not chunk:
-                    break
-                got["len"] += len(chunk)
-                got["sha"].update(chunk)
-        except OSError as e:
-            got["err"] = "recv: %s" % e
-
-    # Daemon threads: a stalled transfer must not keep the test alive.
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    try:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-    except OSError as e:
-        result["send_err"] = "send: %s" % e
-    t.join(IO_TIMEOUT + 5)
-    result.update(len=got["len"], sha=got["sha"].hexdigest(),
-                  recv_err=got["err"], reader_alive=t.is_alive())
 
 
 def dump_tables():
@@ -84,11 +57,14 @@ def pairing(server_proto, client_proto, port):
         lib.check_eq(peer[0], lib.B_ADDR, "accepted peer address")
 
         res = {"server": {}, "client": {}}
+        deadline = time.monotonic() + IO_TIMEOUT + 5
         threads = [
-            threading.Thread(target=endpoint, daemon=True,
-                             args=(ssock, PAYLOAD["server"], res["server"])),
-            threading.Thread(target=endpoint, daemon=True,
-                             args=(csock, PAYLOAD["client"], res["client"])),
+            threading.Thread(target=lib.exchange, daemon=True,
+                             args=(ssock, PAYLOAD["server"], res["server"],
+                                   deadline)),
+            threading.Thread(target=lib.exchange, daemon=True,
+                             args=(csock, PAYLOAD["client"], res["client"],
+                                   deadline)),
         ]
         for t in threads:
             t.start()
@@ -102,8 +78,7 @@ def pairing(server_proto, client_proto, port):
             lib.check("len" in r, "%s end did not finish" % side)
             lib.check(not r.get("send_err"), "%s %s" % (side, r.get("send_err")))
             lib.check(not r.get("recv_err"), "%s %s" % (side, r.get("recv_err")))
-            lib.check(not r.get("reader_alive", True),
-                      "%s never saw EOF" % side)
+            lib.check(r.get("eof"), "%s never saw EOF" % side)
             lib.check_eq(r["len"], SIZE, "%s received bytes" % side)
             lib.check_eq(r["sha"], DIGEST[other], "%s received sha256" % side)
     finally:

@@ -113,35 +113,6 @@ def link_setup(net):
 
 # -- one transfer ------------------------------------------------------------
 
-def endpoint(sock, data, out, deadline):
-    """Sends data then SHUT_WR while a second thread reads to EOF."""
-    got = {"len": 0, "sha": hashlib.sha256(), "err": None, "eof": False}
-
-    def reader():
-        try:
-            while True:
-                chunk = sock.recv(1 << 16)
-                if not chunk:
-                    got["eof"] = True
-                    break
-                got["len"] += len(chunk)
-                got["sha"].update(chunk)
-        except OSError as e:
-            got["err"] = "recv: %s" % e
-
-    # Daemon threads: a stalled transfer must not keep the test alive.
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    try:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-    except OSError as e:
-        out["send_err"] = "send: %s" % e
-    t.join(max(0, deadline - time.monotonic()))
-    out.update(len=got["len"], sha=got["sha"].hexdigest(),
-               recv_err=got["err"], eof=got["eof"])
-
-
 def transfer(net, port, sproto, cproto, size, limit, client_waits=False):
     """One connection b -> a:port, size bytes each way. Never raises: the
     result dict holds what happened, for check_transfer()."""
@@ -160,7 +131,7 @@ def transfer(net, port, sproto, cproto, size, limit, client_waits=False):
         csock.settimeout(limit)
         csock.connect((A, port))
         r["cport"] = csock.getsockname()[1]
-        ct = threading.Thread(target=endpoint, daemon=True,
+        ct = threading.Thread(target=lib.exchange, daemon=True,
                               args=(csock, PAYLOAD["client"][:size],
                                     r["client"], deadline))
         if not client_waits:
@@ -170,7 +141,7 @@ def transfer(net, port, sproto, cproto, size, limit, client_waits=False):
         if peer != (B, r["cport"]):
             raise AssertionError("accepted %r, connected from %r" %
                                  (peer, (B, r["cport"])))
-        st = threading.Thread(target=endpoint, daemon=True,
+        st = threading.Thread(target=lib.exchange, daemon=True,
                               args=(ssock, PAYLOAD["server"][:size],
                                     r["server"], deadline))
         st.start()
