@@ -102,7 +102,21 @@ bad=0
 for r in 'BUG: KASAN: use-after-free in x' 'Call Trace:' \
 	 'refcount_t: underflow; use-after-free.' 'list_add corruption. prev->next' \
 	 'general protection fault, probably for non-canonical address' \
-	 'Oops: 0000 [#1] SMP' 'BUG alttcp (Tainted: G): Objects remaining'; do
+	 'Oops: 0000 [#1] SMP' 'BUG alttcp (Tainted: G): Objects remaining' \
+	 'BUG: KFENCE: out-of-bounds read in x' \
+	 'WARNING: possible circular locking dependency detected' \
+	 'WARNING: possible recursive locking detected' \
+	 'WARNING: inconsistent lock state' \
+	 'WARNING: suspicious RCU usage' \
+	 'BUG: sleeping function called from invalid context at mm/slab.h:1' \
+	 'turning off the locking correctness validator.' \
+	 'ODEBUG: free active (active state 0) object: x object type: hrtimer' \
+	 'unreferenced object 0xffff888005a0c000 (size 64):' \
+	 'list_del corruption, ffff888005a0c000->next is LIST_POISON1' \
+	 'INFO: task python3:123 blocked for more than 120 seconds.' \
+	 'watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [python3:1]' \
+	 'rcu: INFO: rcu_preempt self-detected stall on CPU' \
+	 'ref_tracker: net notrefcnt@0000 has 1/1 users at'; do
 	echo "[    2.000000] $r" >/tmp/one.log
 	"$SCAN" /tmp/one.log >/dev/null && { bad=1; echo "# missed: $r"; }
 done
