@@ -3,6 +3,8 @@
 #   make             build module/alttcp.ko and the selftests
 #   make run         boot the test VM with the module loaded, run the demo
 #   make check       the whole test suite in the VM; ends "N passed, N failed"
+#   make check-debug the same suite on a debug kernel (KASAN, lockdep,
+#                    kmemleak, ...), built once and kept in build/debug-kernel
 #   make bench       benchmarks in the VM, as ratios to Linux TCP
 #   make checkpatch  checkpatch.pl --strict over the sources
 #   make sparse      sparse over every module source (make C=1 works too)
@@ -24,7 +26,8 @@ SOURCES = $(filter-out %.mod.c,$(wildcard $(ROOT)/module/*.[ch])) $(ROOT)/includ
 ALTTCPIZE := $(BUILD)/alttcpize/libalttcpize.so
 
 .NOTPARALLEL:
-.PHONY: all deps ksrc module selftests run check bench checkpatch sparse clean
+.PHONY: all deps ksrc module selftests run check check-debug bench checkpatch sparse \
+	clean distclean
 
 all: module selftests $(ALTTCPIZE)
 
@@ -57,6 +60,9 @@ run: all
 check: all
 	@$(ROOT)/scripts/check
 
+check-debug: all
+	@$(ROOT)/scripts/check --debug
+
 bench: all
 	@$(ROOT)/scripts/bench
 
@@ -67,6 +73,10 @@ checkpatch: ksrc
 sparse: deps
 	$(MAKE) -C $(KDIR) M=$(ROOT) C=2 modules
 
+# clean keeps the debug kernel, which takes long to build; distclean not.
 clean:
 	-$(MAKE) -C $(KDIR) M=$(ROOT) clean
+	find $(BUILD) -mindepth 1 -maxdepth 1 ! -name debug-kernel -exec rm -rf {} + 2>/dev/null || true
+
+distclean: clean
 	rm -rf $(BUILD)
