@@ -21,7 +21,7 @@ import alttcp_test_lib as lib  # noqa: E402
 
 SIZE = 16 << 20
 PORT = 5001            # one port per pairing: no TIME_WAIT reuse involved
-IO_TIMEOUT = 40            # Linux TCP needs about 2 s in the TCG VM
+IO_TIMEOUT = lib.scaled(40)  # Linux TCP needs about 2 s in the TCG VM
 
 net = lib.NetPair("interop")
 # Two different payloads so a reflected or crossed stream cannot pass.

@@ -49,10 +49,10 @@ import alttcp_test_lib as lib  # noqa: E402
 A, B = lib.A_ADDR, lib.B_ADDR
 BIG = 4 << 20
 SMALL = 64 << 10
-NETEM_LIMIT = 120      # s for one netem transfer (Linux: 2 s to 7 s)
-LOSS20_LIMIT = 170     # s at 20 % loss (Linux: 45 s to 70 s)
-DROP_LIMIT = 30        # s for one 64 KiB transfer with one drop
-BUDGET = 240           # s from the start: no transfer runs beyond it
+NETEM_LIMIT = lib.scaled(120)   # s for one netem transfer (Linux: 2 s to 7 s)
+LOSS20_LIMIT = lib.scaled(170)  # s at 20 % loss (Linux: 45 s to 70 s)
+DROP_LIMIT = lib.scaled(30)     # s for one 64 KiB transfer with one drop
+BUDGET = lib.scaled(240)        # s from the start: no transfer runs beyond it
 SLOW = 30              # s: a transfer this slow prints its samples
 JOBS = 2               # netem conditions at once, besides loss_20pct
 START = time.monotonic()
@@ -629,4 +629,4 @@ cases = [(name, (lambda n=n: netem_case(n)))
 cases += [(name, (lambda n=n: drop_case(n)))
           for n, (name, _, _) in enumerate(DROP_CASES)]
 cases += [(LAST, lambda: netem_case(NAMES.index(LAST)))]
-lib.run_cases(cases, timeout=BUDGET + 30)
+lib.run_cases(cases, timeout=240 + 30)

@@ -24,7 +24,7 @@ import alttcp_test_lib as lib  # noqa: E402
 
 A, B = lib.A_ADDR, lib.B_ADDR
 SIZE = 200 * 1024
-IO_TIMEOUT = 30
+IO_TIMEOUT = lib.scaled(30)
 SOL_PACKET = 263
 PACKET_STATISTICS = 6
 TCPOPT_MSS = 2
