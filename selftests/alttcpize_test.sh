@@ -152,7 +152,7 @@ serve() {
 	[ "$kind" = tcp ] && other=alttcp
 	ip netns exec "$ns" timeout 60 "$@" >"$out" 2>&1 &
 	srv=$!
-	for _ in $(seq 300); do
+	for _ in $(seq "$(scaled 300)"); do
 		if listening "$ns" "$port" "$kind"; then
 			listening "$ns" "$port" $other || return 0
 			why="listener in /proc/net/$other too"

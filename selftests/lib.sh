@@ -35,6 +35,12 @@ check() {
 	fi
 }
 
+# scaled N: N widened by ALTTCP_TIME_SCALE (a whole number; the debug
+# kernel of `make check-debug` sets it), for limits that wait for work.
+scaled() {
+	echo $(($1 * ${ALTTCP_TIME_SCALE:-1}))
+}
+
 tap_done() {
 	if [ "$tap_failed" -ne 0 ]; then
 		echo "# $tap_failed of $tap_n failed"
