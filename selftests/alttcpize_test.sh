@@ -302,7 +302,7 @@ for name, fam, typ, proto in cases:
     print(name, str(k.getsockopt(s.SOL_SOCKET, s.SO_PROTOCOL)) + flags)
     k.close()
 PY
-# MPTCP stays MPTCP; on a kernel without it (the debug kernel) the
+# MPTCP stays MPTCP; on a kernel built without it the
 # socket() fails as it would without the preload.
 mptcp=262
 [ -d /proc/sys/net/mptcp ] || mptcp="Protocol not supported"
