@@ -22,6 +22,7 @@
 #define _ALTTCP_H
 
 #include <linux/hrtimer.h>
+#include <linux/rbtree.h>
 #include <linux/skbuff.h>
 #include <linux/types.h>
 #include <net/inet_sock.h>
@@ -86,6 +87,14 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_FINWAIT2TIMEOUTS,
 	ALTTCP_MIB_SYNRECVTIMEOUTS,
 	ALTTCP_MIB_TIMEWAITEXPIRED,
+	ALTTCP_MIB_DROPRCVBUF,
+	ALTTCP_MIB_DROPOFOMEM,
+	ALTTCP_MIB_DROPOFODUP,
+	ALTTCP_MIB_DROPOFOPRUNED,
+	ALTTCP_MIB_RCVPRUNED,
+	ALTTCP_MIB_RCVCOALESCE,
+	ALTTCP_MIB_OFOQUEUE,
+	ALTTCP_MIB_MEMORYPRESSURES,
 	ALTTCP_MIB_MAX
 };
 
@@ -119,6 +128,7 @@ struct alttcp_net {
 	struct proc_dir_entry *proc_stats;	/* /proc/net/alttcp_stats */
 	struct alttcp_params params;		/* /proc/sys/net/alttcp/ */
 	struct ctl_table_header *sysctl;
+	struct ctl_table_header *sysctl_global;	/* init_net only */
 };
 
 struct alttcp_port_holder;
@@ -246,7 +256,8 @@ struct alttcp_sock {
 	ktime_t timer_expires;		/* what the hrtimer is set to */
 
 	struct sk_buff *send_head;	/* first unsent skb of the write queue */
-	struct sk_buff_head ooo_queue;	/* out of order segments, by seq */
+	struct rb_root ofo_root;	/* out-of-order segments, by seq (ofo.c) */
+	struct sk_buff *ofo_last;	/* the one furthest ahead */
 
 	/* listener side */
 	spinlock_t queue_lock;
@@ -437,6 +448,31 @@ void alttcp_tw_put(struct alttcp_tw *tw);
 void alttcp_tw_flush(struct net *net);
 bool alttcp_tw_port_used(struct net *net, __be32 addr, __be16 port);
 unsigned int alttcp_tw_remaining_ms(const struct alttcp_tw *tw);
+
+/* mem.c */
+extern long alttcp_sysctl_mem[3];
+void alttcp_mem_set_proto(struct proto *prot);
+int alttcp_mem_init(void);
+void alttcp_mem_exit(void);
+void alttcp_mem_sock_init(struct sock *sk);
+void alttcp_sock_destruct(struct sock *sk);
+bool alttcp_under_memory_pressure(void);
+bool alttcp_rmem_admit(struct sock *sk, struct sk_buff *skb, bool in_order);
+bool alttcp_try_coalesce(struct sock *sk, struct sk_buff *to,
+			 struct sk_buff *from);
+void alttcp_rcvq_tail(struct sock *sk, struct sk_buff *skb);
+
+/* ofo.c */
+void alttcp_ofo_init(struct sock *sk);
+void alttcp_ofo_insert(struct sock *sk, struct sk_buff *skb);
+bool alttcp_ofo_drain(struct sock *sk);
+bool alttcp_ofo_prune(struct sock *sk);
+void alttcp_ofo_purge(struct sock *sk);
+
+static inline bool alttcp_ofo_empty(const struct sock *sk)
+{
+	return RB_EMPTY_ROOT(&alttcp_sk(sk)->ofo_root);
+}
 
 /* sock.c */
 void alttcp_init_private(struct sock *sk);

@@ -62,7 +62,7 @@ static void alttcp_destroy(struct sock *sk)
 		kfree_skb(skb);
 	}
 	ask->send_head = NULL;
-	__skb_queue_purge(&ask->ooo_queue);
+	alttcp_ofo_purge(sk);
 	__skb_queue_purge(&sk->sk_receive_queue);
 	alttcp_port_release(sk);
 	/* sk_prot_free() drops the module reference an orphan gave up. */
@@ -346,82 +346,30 @@ static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 }
 
 /*
- * Moves segments that the out-of-order queue now continues. Returns true
- * when a FIN became next in sequence (left for step eight).
- */
-static bool alttcp_ooo_drain(struct sock *sk)
-{
-	struct alttcp_sock *ask = alttcp_sk(sk);
-	struct sk_buff *skb;
-
-	while ((skb = skb_peek(&ask->ooo_queue))) {
-		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
-		bool fin = cb->flags & TCPHDR_FIN;
-
-		if (seq_after(cb->seq, ask->rcv_nxt))
-			break;
-		__skb_unlink(skb, &ask->ooo_queue);
-		if (seq_leq(cb->end_seq, ask->rcv_nxt)) {
-			kfree_skb(skb);
-			continue;
-		}
-		if (cb->seq != ask->rcv_nxt) {
-			u32 skip = ask->rcv_nxt - cb->seq;
-
-			pskb_pull(skb, min(skip, skb->len));
-			cb->seq = ask->rcv_nxt;
-		}
-		ask->rcv_nxt = cb->end_seq - fin;
-		if (skb->len)
-			__skb_queue_tail(&sk->sk_receive_queue, skb);
-		else
-			kfree_skb(skb);
-		if (fin) {
-			/* Nothing valid lies beyond the FIN. */
-			__skb_queue_purge(&ask->ooo_queue);
-			return true;
-		}
-	}
-	return false;
-}
-
-static void alttcp_ooo_insert(struct sock *sk, struct sk_buff *skb)
-{
-	struct alttcp_sock *ask = alttcp_sk(sk);
-	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
-	struct sk_buff *pos;
-
-	skb_queue_reverse_walk(&ask->ooo_queue, pos) {
-		struct alttcp_skb_cb *pcb = ALTTCP_SKB_CB(pos);
-
-		if (seq_leq(pcb->seq, cb->seq)) {
-			if (seq_geq(pcb->end_seq, cb->end_seq)) {
-				kfree_skb(skb);		/* a duplicate */
-				return;
-			}
-			__skb_queue_after(&ask->ooo_queue, pos, skb);
-			return;
-		}
-	}
-	__skb_queue_head(&ask->ooo_queue, skb);
-}
-
-/*
- * Step seven: the text. Queues payload in order, keeps what arrives early.
- * Returns true when the skb was kept. A FIN that is next in sequence is
- * left for step eight (*fin_now).
+ * Step seven: the text. Queues payload in order, keeps what arrives early,
+ * within the receive memory (mem.c). Returns true when the skb was taken
+ * (queued, merged or freed), false when the caller still owns it; *refused
+ * when memory refused it. A FIN that is next in sequence is left for step
+ * eight (*fin_now).
  */
 static bool alttcp_queue_data(struct sock *sk, struct sk_buff *skb,
-			      bool *fin_now)
+			      bool *fin_now, bool *refused)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 
 	*fin_now = false;
+	*refused = false;
 	if (seq_after(cb->seq, ask->rcv_nxt)) {
 		/* Out of order: keep it, ask for the gap now. */
-		skb_set_owner_r(skb, sk);
-		alttcp_ooo_insert(sk, skb);
+		if (!alttcp_rmem_admit(sk, skb, false)) {
+			alttcp_count_drop(sock_net(sk), skb,
+					  ALTTCP_MIB_DROPOFOMEM);
+			sk_drops_add(sk, skb);
+			*refused = true;
+			return false;
+		}
+		alttcp_ofo_insert(sk, skb);
 		return true;
 	}
 	if (cb->seq != ask->rcv_nxt) {
@@ -431,17 +379,25 @@ static bool alttcp_queue_data(struct sock *sk, struct sk_buff *skb,
 			return false;
 		cb->seq = ask->rcv_nxt;
 	}
+	if (skb->len && !alttcp_rmem_admit(sk, skb, true)) {
+		/* As Linux: no ACK; the peer sends it again. */
+		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPRCVBUF);
+		sk_drops_add(sk, skb);
+		*refused = true;
+		return false;
+	}
 	ask->rcv_nxt = cb->end_seq;
 	if (cb->flags & TCPHDR_FIN) {
 		ask->rcv_nxt--;		/* step eight takes the FIN */
+		cb->end_seq--;
+		cb->flags &= ~TCPHDR_FIN;
 		*fin_now = true;
 	}
 	if (!skb->len)
 		return false;
-	skb_set_owner_r(skb, sk);
-	__skb_queue_tail(&sk->sk_receive_queue, skb);
-	if (!skb_queue_empty(&ask->ooo_queue) && !*fin_now)
-		*fin_now = alttcp_ooo_drain(sk);
+	alttcp_rcvq_tail(sk, skb);
+	if (!alttcp_ofo_empty(sk) && !*fin_now)
+		*fin_now = alttcp_ofo_drain(sk);
 	sk->sk_data_ready(sk);
 	return true;
 }
@@ -722,19 +678,20 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 			alttcp_done(sk);
 			goto drop;
 		}
-		bool gap = !skb_queue_empty(&ask->ooo_queue) ||
+		bool gap = !alttcp_ofo_empty(sk) ||
 			   seq_after(cb->seq, ask->rcv_nxt);
 		u32 before = ask->rcv_nxt;
+		bool refused;
 
 		had_data = skb->len;
 		if (had_data > ask->rcv_mss)
 			ask->rcv_mss = min_t(u32, had_data, ask->adv_mss);
-		kept = alttcp_queue_data(sk, skb, &fin_now);
+		kept = alttcp_queue_data(sk, skb, &fin_now, &refused);
 		ask->bytes_received += ask->rcv_nxt - before;
 		/* Out of order, or filling a gap: at once (RFC 5681 4.2);
 		 * step eight acknowledges a FIN.
 		 */
-		if (had_data && !fin_now)
+		if (had_data && !fin_now && !refused)
 			alttcp_delack_or_ack(sk, gap);
 	}
 

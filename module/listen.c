@@ -110,6 +110,7 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	if (IS_ERR(rt)) {
 		alttcp_state_store(child, TCP_CLOSE);
 		__release(&child->sk_lock.slock);
+		sk_sockets_allocated_dec(child);
 		sk_free_unlock_clone(child);
 		goto drop;
 	}
@@ -123,6 +124,7 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 		alttcp_state_store(child, TCP_CLOSE);
 		sk_dst_reset(child);
 		__release(&child->sk_lock.slock);
+		sk_sockets_allocated_dec(child);
 		sk_free_unlock_clone(child);
 		goto drop;
 	}

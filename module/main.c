@@ -107,9 +107,13 @@ static int __init alttcp_init(void)
 	int err;
 
 	alttcp_init_isn_secret();
-	err = proto_register(&alttcp_prot, 1);
+	err = alttcp_mem_init();
 	if (err)
 		return err;
+	alttcp_mem_set_proto(&alttcp_prot);
+	err = proto_register(&alttcp_prot, 1);
+	if (err)
+		goto out_mem;
 	err = register_pernet_subsys(&alttcp_net_ops);
 	if (err)
 		goto out_proto;
@@ -130,6 +134,8 @@ out_protosw:
 	rcu_barrier();
 out_proto:
 	proto_unregister(&alttcp_prot);
+out_mem:
+	alttcp_mem_exit();
 	return err;
 }
 
@@ -144,6 +150,7 @@ static void __exit alttcp_exit(void)
 	synchronize_rcu();
 	rcu_barrier();
 	proto_unregister(&alttcp_prot);
+	alttcp_mem_exit();
 	pr_info("alttcp: unloaded\n");
 }
 

@@ -48,6 +48,9 @@ u32 alttcp_receive_window(const struct sock *sk)
 	u32 win = space > 0 ? space : 0;
 
 	win = min_t(u32, win, 65535U << ask->rcv_wscale);
+	/* Short of memory module-wide: offer little more than we hold. */
+	if (alttcp_under_memory_pressure())
+		win = min_t(u32, win, 4U * ask->adv_mss);
 	/* Silly window avoidance: do not offer less than an MSS of growth. */
 	if (win < cur || (win - cur < ask->adv_mss && win < cur + ask->adv_mss))
 		win = cur;

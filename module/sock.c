@@ -37,7 +37,7 @@ void alttcp_init_private(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
-	skb_queue_head_init(&ask->ooo_queue);
+	alttcp_ofo_init(sk);
 	spin_lock_init(&ask->queue_lock);
 	INIT_LIST_HEAD(&ask->syn_queue);
 	INIT_LIST_HEAD(&ask->accept_queue);
@@ -60,6 +60,7 @@ static int alttcp_init_sock(struct sock *sk)
 	ask->mss = ALTTCP_MSS_DEFAULT;
 	ask->rcv_wscale = alttcp_pick_wscale(sock_net(sk));
 	sock_set_flag(sk, SOCK_RCU_FREE);
+	alttcp_mem_sock_init(sk);
 	sk->sk_write_space = alttcp_write_space;
 	/* No buffer autotuning: start where Linux's would usually grow to. */
 	WRITE_ONCE(sk->sk_sndbuf,
@@ -234,7 +235,7 @@ static int alttcp_disconnect(struct sock *sk, int flags)
 	alttcp_set_state(sk, TCP_CLOSE);
 	alttcp_timer_stop(sk);
 	__skb_queue_purge(&sk->sk_receive_queue);
-	__skb_queue_purge(&ask->ooo_queue);
+	alttcp_ofo_purge(sk);
 	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
 		sk_wmem_queued_add(sk, -skb->truesize);
 		kfree_skb(skb);
@@ -339,7 +340,7 @@ static void alttcp_close(struct sock *sk, long timeout)
 	unread = ask->copied_seq != ask->rcv_nxt &&
 		 !skb_queue_empty(&sk->sk_receive_queue);
 	__skb_queue_purge(&sk->sk_receive_queue);
-	__skb_queue_purge(&ask->ooo_queue);
+	alttcp_ofo_purge(sk);
 
 	if (sk->sk_state == TCP_CLOSE) {
 		goto adjudge;

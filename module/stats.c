@@ -45,6 +45,14 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_FINWAIT2TIMEOUTS] = "FinWait2Timeouts",
 	[ALTTCP_MIB_SYNRECVTIMEOUTS] = "SynRecvTimeouts",
 	[ALTTCP_MIB_TIMEWAITEXPIRED] = "TimeWaitExpired",
+	[ALTTCP_MIB_DROPRCVBUF] = "DropRcvBuf",
+	[ALTTCP_MIB_DROPOFOMEM] = "DropOfoMem",
+	[ALTTCP_MIB_DROPOFODUP] = "DropOfoDup",
+	[ALTTCP_MIB_DROPOFOPRUNED] = "DropOfoPruned",
+	[ALTTCP_MIB_RCVPRUNED] = "RcvPruned",
+	[ALTTCP_MIB_RCVCOALESCE] = "RcvCoalesce",
+	[ALTTCP_MIB_OFOQUEUE] = "OfoQueue",
+	[ALTTCP_MIB_MEMORYPRESSURES] = "MemoryPressures",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -3,7 +3,8 @@
  * alttcp: timer parameters, as module parameters (the defaults for new
  * network namespaces) and per-namespace sysctls under
  * /proc/sys/net/alttcp/. Read locklessly where used (READ_ONCE): a change
- * applies to the next timer armed.
+ * applies to the next timer armed. Also the module-wide memory limits
+ * (mem.c), in the initial namespace only.
  */
 #include <linux/module.h>
 #include <linux/slab.h>
@@ -68,6 +69,18 @@ static const struct ctl_table alttcp_sysctl_template[] = {
 	{ }
 };
 
+/* Module-wide, like tcp_mem: only the initial namespace shows it. */
+static struct ctl_table alttcp_sysctl_global[] = {
+	{
+		.procname = "mem",
+		.data = alttcp_sysctl_mem,
+		.maxlen = sizeof(alttcp_sysctl_mem),
+		.mode = 0644,
+		.proc_handler = proc_doulongvec_minmax,
+	},
+	{ }
+};
+
 int alttcp_sysctl_init_net(struct net *net)
 {
 	struct alttcp_net *an = alttcp_pernet(net);
@@ -89,6 +102,15 @@ int alttcp_sysctl_init_net(struct net *net)
 		kfree(table);
 		return -ENOMEM;
 	}
+	if (net_eq(net, &init_net)) {
+		an->sysctl_global = register_net_sysctl(net, "net/alttcp",
+							alttcp_sysctl_global);
+		if (!an->sysctl_global) {
+			unregister_net_sysctl_table(an->sysctl);
+			kfree(table);
+			return -ENOMEM;
+		}
+	}
 	return 0;
 }
 
@@ -97,6 +119,8 @@ void alttcp_sysctl_exit_net(struct net *net)
 	struct alttcp_net *an = alttcp_pernet(net);
 	struct ctl_table *table = an->sysctl->ctl_table_arg;
 
+	if (an->sysctl_global)
+		unregister_net_sysctl_table(an->sysctl_global);
 	unregister_net_sysctl_table(an->sysctl);
 	kfree(table);
 }

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * alttcp: receive memory. What a peer makes us hold is bounded twice:
+ *
+ * - per socket, by sk_rcvbuf: a segment is admitted only while the
+ *   socket's receive memory (in-order and out-of-order skbs, by truesize)
+ *   is within it, after pruning the out-of-order queue if need be;
+ * - for the whole module, by the protocol's memory accounting (struct
+ *   proto's memory_allocated against the `mem` sysctl, in pages, with
+ *   Linux's three states: below mem[0] no limit, above mem[1] pressure,
+ *   above mem[2] refusal), through sk_rmem_schedule() and the socket's
+ *   forward allocation, as Linux TCP does with tcp_mem.
+ *
+ * Segments that continue the last queued one are appended to it
+ * (skb_try_coalesce), so a stream of tiny segments costs its bytes, not
+ * an skb each. Everything here runs under the socket lock.
+ */
+#include <linux/mm.h>
+#include <linux/percpu_counter.h>
+#include <net/inet_common.h>
+#include <net/sock.h>
+
+#include "alttcp.h"
+
+static atomic_long_t alttcp_memory_allocated;
+static DEFINE_PER_CPU(int, alttcp_memory_per_cpu_fw_alloc);
+static struct percpu_counter alttcp_sockets_allocated;
+static unsigned long alttcp_memory_pressure;
+long alttcp_sysctl_mem[3];	/* pages: no limit, pressure, hard limit */
+
+static void alttcp_enter_memory_pressure(struct sock *sk)
+{
+	if (READ_ONCE(alttcp_memory_pressure))
+		return;
+	WRITE_ONCE(alttcp_memory_pressure, 1);
+	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_MEMORYPRESSURES);
+}
+
+static void alttcp_leave_memory_pressure(struct sock *sk)
+{
+	if (READ_ONCE(alttcp_memory_pressure))
+		WRITE_ONCE(alttcp_memory_pressure, 0);
+}
+
+bool alttcp_under_memory_pressure(void)
+{
+	return READ_ONCE(alttcp_memory_pressure);
+}
+
+/* The fields of struct proto that turn the accounting on. */
+void alttcp_mem_set_proto(struct proto *prot)
+{
+	prot->enter_memory_pressure = alttcp_enter_memory_pressure;
+	prot->leave_memory_pressure = alttcp_leave_memory_pressure;
+	prot->memory_allocated = &alttcp_memory_allocated;
+	prot->per_cpu_fw_alloc = &alttcp_memory_per_cpu_fw_alloc;
+	prot->sockets_allocated = &alttcp_sockets_allocated;
+	prot->memory_pressure = &alttcp_memory_pressure;
+	prot->sysctl_mem = alttcp_sysctl_mem;
+	/* The minimum a socket keeps under pressure: tcp_rmem[0]/wmem[0]. */
+	prot->sysctl_rmem_offset = offsetof(struct net, ipv4.sysctl_tcp_rmem);
+	prot->sysctl_wmem_offset = offsetof(struct net, ipv4.sysctl_tcp_wmem);
+}
+
+/* Limits as Linux sizes tcp_mem: from the memory the machine has. */
+int alttcp_mem_init(void)
+{
+	unsigned long limit = max(nr_free_buffer_pages() / 16, 128UL);
+
+	alttcp_sysctl_mem[0] = limit / 4 * 3;
+	alttcp_sysctl_mem[1] = limit;
+	alttcp_sysctl_mem[2] = alttcp_sysctl_mem[0] * 2;
+	return percpu_counter_init(&alttcp_sockets_allocated, 0, GFP_KERNEL);
+}
+
+void alttcp_mem_exit(void)
+{
+	percpu_counter_destroy(&alttcp_sockets_allocated);
+}
+
+/* sk_destruct of every alttcp socket: the count the pressure state
+ * divides the memory by. Children inherit it with the rest of the clone.
+ */
+void alttcp_sock_destruct(struct sock *sk)
+{
+	sk_sockets_allocated_dec(sk);
+	inet_sock_destruct(sk);
+}
+
+void alttcp_mem_sock_init(struct sock *sk)
+{
+	sk_sockets_allocated_inc(sk);
+	sk->sk_destruct = alttcp_sock_destruct;
+}
+
+static bool alttcp_rmem_fits(struct sock *sk, struct sk_buff *skb)
+{
+	return atomic_read(&sk->sk_rmem_alloc) + skb->truesize <=
+	       READ_ONCE(sk->sk_rcvbuf) &&
+	       sk_rmem_schedule(sk, skb, skb->truesize);
+}
+
+/*
+ * Makes room for skb: true when it may be queued. Over the socket's
+ * buffer or the protocol's limit, the out-of-order queue is pruned from
+ * its end (the data furthest ahead, which the peer has not been told we
+ * have), never the in-order queue. In-order data for an empty receive
+ * queue is always taken, as Linux does: a buffer smaller than one skb
+ * must not stop the connection.
+ */
+bool alttcp_rmem_admit(struct sock *sk, struct sk_buff *skb, bool in_order)
+{
+	if (alttcp_rmem_fits(sk, skb))
+		return true;
+	while (alttcp_ofo_prune(sk))
+		if (alttcp_rmem_fits(sk, skb))
+			return true;
+	/* Charged beyond the forward allocation: the uncharge when it is
+	 * read gives back exactly as much, so the accounting stays even.
+	 */
+	if (in_order && skb_queue_empty(&sk->sk_receive_queue))
+		return true;
+	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RCVPRUNED);
+	return false;
+}
+
+/*
+ * Appends the payload of from to skb to, which it continues. On
+ * success from is freed and to's memory charge grows by what it took
+ * over; from may be owned by sk (out-of-order queue) or not (fresh).
+ */
+bool alttcp_try_coalesce(struct sock *sk, struct sk_buff *to,
+			 struct sk_buff *from)
+{
+	struct alttcp_skb_cb *tcb = ALTTCP_SKB_CB(to);
+	struct alttcp_skb_cb *fcb = ALTTCP_SKB_CB(from);
+	bool fragstolen;
+	int delta;
+
+	if (fcb->seq != tcb->end_seq || (tcb->flags & TCPHDR_FIN))
+		return false;
+	if (!skb_try_coalesce(to, from, &fragstolen, &delta))
+		return false;
+	atomic_add(delta, &sk->sk_rmem_alloc);
+	sk_mem_charge(sk, delta);
+	tcb->end_seq = fcb->end_seq;
+	tcb->flags |= fcb->flags;
+	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RCVCOALESCE);
+	kfree_skb_partial(from, fragstolen);
+	return true;
+}
+
+/* Puts in-order payload at the end of the receive queue. */
+void alttcp_rcvq_tail(struct sock *sk, struct sk_buff *skb)
+{
+	struct sk_buff *tail = skb_peek_tail(&sk->sk_receive_queue);
+
+	if (tail && alttcp_try_coalesce(sk, tail, skb))
+		return;
+	if (skb->sk != sk)
+		skb_set_owner_r(skb, sk);
+	__skb_queue_tail(&sk->sk_receive_queue, skb);
+}
