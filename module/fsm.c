@@ -271,15 +271,25 @@ static void alttcp_cong_on_ack(struct sock *sk, u32 acked)
 }
 
 /* Step five, for states past SYN-RECEIVED. Returns false to drop. */
-static bool alttcp_process_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
+static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 			       u32 seg_len)
 {
+	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 wnd = (u32)cb->window << ask->snd_wscale;
 
 	if (seq_after(cb->ack_seq, ask->snd_max)) {
 		/* Acknowledges something not yet sent. */
+		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPACKUNSENT);
 		alttcp_send_ack(sk);
+		return false;
+	}
+	/* RFC 5961 5.2: older than any window the peer may have seen
+	 * acknowledged, so not from the peer: a blind injection.
+	 */
+	if (seq_before(cb->ack_seq, ask->snd_una - ask->max_window)) {
+		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPOLDACK);
+		alttcp_challenge_ack(sk);
 		return false;
 	}
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
@@ -481,6 +491,7 @@ static void alttcp_rcv_syn_sent(struct sock *sk, struct sk_buff *skb)
 	ask->copied_seq = ask->rcv_nxt;
 	alttcp_apply_syn_options(sk, cb);
 	ask->snd_wnd = cb->window;	/* never scaled in a SYN */
+	ask->max_window = ask->snd_wnd;
 	ask->snd_wl1 = cb->seq;
 	ask->snd_wl2 = cb->ack_seq;
 	if (ack) {
@@ -631,7 +642,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 			alttcp_child_ready(sk);
 		else
 			sk->sk_state_change(sk);
-	} else if (!alttcp_process_ack(sk, cb, skb->len)) {
+	} else if (!alttcp_process_ack(sk, skb, skb->len)) {
 		goto drop;
 	}
 	/* Accepted: the TSval to echo, of the segment our last ACK asked

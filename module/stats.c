@@ -53,6 +53,8 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_RCVCOALESCE] = "RcvCoalesce",
 	[ALTTCP_MIB_OFOQUEUE] = "OfoQueue",
 	[ALTTCP_MIB_MEMORYPRESSURES] = "MemoryPressures",
+	[ALTTCP_MIB_DROPOLDACK] = "DropOldAck",
+	[ALTTCP_MIB_DROPACKUNSENT] = "DropAckUnsent",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -114,6 +114,19 @@ def data_beyond_window():
     dropped(bad, "DropOutOfWindow")
 
 
+def ack_too_old():
+    """RFC 5961 5.2: an ACK older than SND.UNA - MAX.SND.WND is not from
+    the peer (our SYN offered 65535 unscaled): the data is not taken."""
+    bad = conn.seg("PA", b"EVIL", ack=(conn.rcv_nxt - 100000) & 0xffffffff)
+    dropped(bad, "DropOldAck")
+
+
+def ack_unsent():
+    """An ACK of data a never sent: answered with an ACK, dropped."""
+    bad = conn.seg("PA", b"EVIL", ack=(conn.rcv_nxt + 100000) & 0xffffffff)
+    dropped(bad, "DropAckUnsent")
+
+
 lib.run_cases([
     ("bad_checksum", with_bad_checksum),
     ("doff_below_5", doff_below_5),
@@ -123,4 +136,6 @@ lib.run_cases([
     ("no_flags", no_flags),
     ("rst_out_of_window", rst_out_of_window),
     ("data_beyond_window", data_beyond_window),
+    ("ack_too_old", ack_too_old),
+    ("ack_unsent", ack_unsent),
 ], timeout=30)
