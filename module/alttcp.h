@@ -49,6 +49,8 @@
 #define ALTTCP_DELACK_MAX_MS	200U
 #define ALTTCP_DELACK_MIN_MS	40U	/* Linux's TCP_ATO_MIN */
 #define ALTTCP_QUICKACKS	16U	/* Linux's TCP_MAX_QUICKACKS */
+#define ALTTCP_INVALID_RATELIMIT_MS 500U	/* tcp_invalid_ratelimit */
+#define ALTTCP_CHALLENGE_ACK_LIMIT 1000U	/* per second, per namespace */
 #define ALTTCP_INIT_CWND	10U	/* segments, RFC 6928 */
 #define ALTTCP_BUF_DEFAULT	BIT(20)	/* initial send/receive buffer */
 #define ALTTCP_SKB_MAX		16384U	/* payload of one queued skb */
@@ -97,6 +99,10 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_MEMORYPRESSURES,
 	ALTTCP_MIB_DROPOLDACK,
 	ALTTCP_MIB_DROPACKUNSENT,
+	ALTTCP_MIB_ACKSKIPPEDSEQ,
+	ALTTCP_MIB_ACKSKIPPEDPAWS,
+	ALTTCP_MIB_ACKSKIPPEDCHALLENGE,
+	ALTTCP_MIB_ACKSKIPPEDTIMEWAIT,
 	ALTTCP_MIB_MAX
 };
 
@@ -114,6 +120,8 @@ struct alttcp_params {
 	unsigned int retries;
 	unsigned int fin_timeout_ms;
 	unsigned int delack_max_ms;
+	unsigned int invalid_ratelimit_ms;
+	unsigned int challenge_ack_limit;
 };
 
 /* Per network namespace state; reached through net_generic(). */
@@ -131,6 +139,8 @@ struct alttcp_net {
 	struct alttcp_params params;		/* /proc/sys/net/alttcp/ */
 	struct ctl_table_header *sysctl;
 	struct ctl_table_header *sysctl_global;	/* init_net only */
+	u32 challenge_second;		/* ackrate.c: the second counted */
+	u32 challenge_left;		/* challenge ACKs it may still send */
 };
 
 struct alttcp_port_holder;
@@ -251,6 +261,7 @@ struct alttcp_sock {
 	u8 quickacks;		/* data segments still acknowledged at once */
 	u8 ka_probes;		/* keepalive probes unanswered */
 	u32 rcv_tstamp_ms;	/* when the last acceptable segment came */
+	u32 last_oow_ack_ms;	/* ackrate.c: last ACK to an invalid one */
 
 	struct hrtimer timer;
 	u8 timers_pending;		/* BIT(alttcp_timer_kind) */
@@ -298,6 +309,7 @@ struct alttcp_tw {
 	u16 rcv_wnd;		/* advertised, already scaled down */
 	u8 rcv_wscale;		/* its shift, for procfs */
 	kuid_t uid;
+	u32 last_oow_ack_ms;	/* ackrate.c */
 	bool hashed;
 	struct hrtimer timer;
 };
@@ -450,6 +462,13 @@ void alttcp_tw_put(struct alttcp_tw *tw);
 void alttcp_tw_flush(struct net *net);
 bool alttcp_tw_port_used(struct net *net, __be32 addr, __be16 port);
 unsigned int alttcp_tw_remaining_ms(const struct alttcp_tw *tw);
+
+/* ackrate.c */
+void alttcp_send_dupack(struct sock *sk, const struct sk_buff *skb,
+			enum alttcp_mib_field mib);
+void alttcp_challenge_ack(struct sock *sk);
+bool alttcp_tw_may_ack(struct net *net, struct alttcp_tw *tw,
+		       const struct sk_buff *skb);
 
 /* mem.c */
 extern long alttcp_sysctl_mem[3];

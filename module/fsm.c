@@ -172,13 +172,6 @@ static bool alttcp_seq_acceptable(const struct alttcp_sock *ask,
 		seq_before(cb->seq + seg_len - 1, end));
 }
 
-/* RFC 5961: answer a suspicious RST or SYN with an ACK, not an action. */
-static void alttcp_challenge_ack(struct sock *sk)
-{
-	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_CHALLENGEACKS);
-	alttcp_send_ack(sk);
-}
-
 /* The peer's SYN options: MSS and window scale (RFC 7323 2.2). */
 void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 {
@@ -281,7 +274,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	if (seq_after(cb->ack_seq, ask->snd_max)) {
 		/* Acknowledges something not yet sent. */
 		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPACKUNSENT);
-		alttcp_send_ack(sk);
+		alttcp_send_dupack(sk, skb, ALTTCP_MIB_ACKSKIPPEDSEQ);
 		return false;
 	}
 	/* RFC 5961 5.2: older than any window the peer may have seen
@@ -557,7 +550,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 	if (ask->ts_ok && cb->saw_tstamp && !(cb->flags & TCPHDR_RST) &&
 	    (s32)(cb->tsval - ask->ts_recent) < 0) {
 		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPPAWS);
-		alttcp_send_ack(sk);
+		alttcp_send_dupack(sk, skb, ALTTCP_MIB_ACKSKIPPEDPAWS);
 		goto drop;
 	}
 
@@ -566,7 +559,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		alttcp_count_drop(sock_net(sk), skb,
 				  ALTTCP_MIB_DROPOUTOFWINDOW);
 		if (!(cb->flags & TCPHDR_RST))
-			alttcp_send_ack(sk);
+			alttcp_send_dupack(sk, skb, ALTTCP_MIB_ACKSKIPPEDSEQ);
 		goto drop;
 	}
 

@@ -55,6 +55,10 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_MEMORYPRESSURES] = "MemoryPressures",
 	[ALTTCP_MIB_DROPOLDACK] = "DropOldAck",
 	[ALTTCP_MIB_DROPACKUNSENT] = "DropAckUnsent",
+	[ALTTCP_MIB_ACKSKIPPEDSEQ] = "AckSkippedSeq",
+	[ALTTCP_MIB_ACKSKIPPEDPAWS] = "AckSkippedPaws",
+	[ALTTCP_MIB_ACKSKIPPEDCHALLENGE] = "AckSkippedChallenge",
+	[ALTTCP_MIB_ACKSKIPPEDTIMEWAIT] = "AckSkippedTimeWait",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -22,6 +22,8 @@ static struct alttcp_params alttcp_defaults = {
 	.retries = ALTTCP_RETRIES,
 	.fin_timeout_ms = ALTTCP_FIN_TIMEOUT_MS,
 	.delack_max_ms = ALTTCP_DELACK_MAX_MS,
+	.invalid_ratelimit_ms = ALTTCP_INVALID_RATELIMIT_MS,
+	.challenge_ack_limit = ALTTCP_CHALLENGE_ACK_LIMIT,
 };
 
 module_param_named(msl_ms, alttcp_defaults.msl_ms, uint, 0444);
@@ -40,22 +42,29 @@ module_param_named(fin_timeout_ms, alttcp_defaults.fin_timeout_ms, uint, 0444);
 MODULE_PARM_DESC(fin_timeout_ms, "how long an orphan waits in FIN_WAIT_2, ms (60000)");
 module_param_named(delack_max_ms, alttcp_defaults.delack_max_ms, uint, 0444);
 MODULE_PARM_DESC(delack_max_ms, "longest a delayed ACK waits, ms (200)");
+module_param_named(invalid_ratelimit_ms, alttcp_defaults.invalid_ratelimit_ms, uint, 0444);
+MODULE_PARM_DESC(invalid_ratelimit_ms, "least time between ACKs to invalid segments of one connection, ms; 0: no limit (500)");
+module_param_named(challenge_ack_limit, alttcp_defaults.challenge_ack_limit, uint, 0444);
+MODULE_PARM_DESC(challenge_ack_limit, "challenge ACKs a namespace sends per second, about (1000)");
 
+static unsigned int alttcp_zero;
 static unsigned int alttcp_one = 1;
+static unsigned int alttcp_int_max = INT_MAX;
 static unsigned int alttcp_max_ms = 3600000;	/* an hour */
 static unsigned int alttcp_max_retries = 255;
 static unsigned int alttcp_max_delack_ms = 1000;
 
-#define ALTTCP_PARAM(name, max)						\
+#define ALTTCP_PARAM_RANGE(name, min, max)				\
 	{								\
 		.procname = #name,					\
 		.data = &alttcp_defaults.name,				\
 		.maxlen = sizeof(unsigned int),				\
 		.mode = 0644,						\
 		.proc_handler = proc_douintvec_minmax,			\
-		.extra1 = &alttcp_one,					\
+		.extra1 = &(min),					\
 		.extra2 = &(max),					\
 	}
+#define ALTTCP_PARAM(name, max) ALTTCP_PARAM_RANGE(name, alttcp_one, max)
 
 static const struct ctl_table alttcp_sysctl_template[] = {
 	ALTTCP_PARAM(msl_ms, alttcp_max_ms),
@@ -66,6 +75,8 @@ static const struct ctl_table alttcp_sysctl_template[] = {
 	ALTTCP_PARAM(retries, alttcp_max_retries),
 	ALTTCP_PARAM(fin_timeout_ms, alttcp_max_ms),
 	ALTTCP_PARAM(delack_max_ms, alttcp_max_delack_ms),
+	ALTTCP_PARAM_RANGE(invalid_ratelimit_ms, alttcp_zero, alttcp_max_ms),
+	ALTTCP_PARAM(challenge_ack_limit, alttcp_int_max),
 	{ }
 };
 

@@ -175,8 +175,9 @@ bool alttcp_tw_rcv(struct net *net, struct alttcp_tw *tw, struct sk_buff *skb)
 				      HRTIMER_MODE_REL_SOFT);
 		spin_unlock_bh(&an->lock);
 	}
-	if ((cb->flags & (TCPHDR_FIN | TCPHDR_SYN)) ||
-	    cb->end_seq != cb->seq || cb->seq != tw->rcv_nxt)
+	if (((cb->flags & (TCPHDR_FIN | TCPHDR_SYN)) ||
+	     cb->end_seq != cb->seq || cb->seq != tw->rcv_nxt) &&
+	    alttcp_tw_may_ack(net, tw, skb))
 		alttcp_send_ack_reply(net, tw->saddr, tw->daddr, tw->sport,
 				      tw->dport, tw->snd_nxt, tw->rcv_nxt,
 				      tw->rcv_wnd);
