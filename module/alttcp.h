@@ -51,6 +51,8 @@
 #define ALTTCP_QUICKACKS	16U	/* Linux's TCP_MAX_QUICKACKS */
 #define ALTTCP_INVALID_RATELIMIT_MS 500U	/* tcp_invalid_ratelimit */
 #define ALTTCP_CHALLENGE_ACK_LIMIT 1000U	/* per second, per namespace */
+#define ALTTCP_MAX_ORPHANS	16384U	/* per namespace */
+#define ALTTCP_ORPHAN_RETRIES	0U	/* 0: 8 while the peer seems alive */
 #define ALTTCP_INIT_CWND	10U	/* segments, RFC 6928 */
 #define ALTTCP_BUF_DEFAULT	BIT(20)	/* initial send/receive buffer */
 #define ALTTCP_SKB_MAX		16384U	/* payload of one queued skb */
@@ -103,6 +105,8 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_ACKSKIPPEDPAWS,
 	ALTTCP_MIB_ACKSKIPPEDCHALLENGE,
 	ALTTCP_MIB_ACKSKIPPEDTIMEWAIT,
+	ALTTCP_MIB_ORPHANDROPS,
+	ALTTCP_MIB_TOOMANYORPHANS,
 	ALTTCP_MIB_MAX
 };
 
@@ -122,6 +126,8 @@ struct alttcp_params {
 	unsigned int delack_max_ms;
 	unsigned int invalid_ratelimit_ms;
 	unsigned int challenge_ack_limit;
+	unsigned int max_orphans;
+	unsigned int orphan_retries;
 };
 
 /* Per network namespace state; reached through net_generic(). */
@@ -133,6 +139,7 @@ struct alttcp_net {
 	struct hlist_head *twhash;	/* TIME_WAIT entries, by 4-tuple */
 	struct hlist_head *twphash;	/* the same, by local port */
 	atomic_t tw_count;
+	atomic_t orphans;		/* closed by the user, not yet CLOSED */
 	struct alttcp_mib __percpu *mib;
 	struct proc_dir_entry *proc_conns;	/* /proc/net/alttcp */
 	struct proc_dir_entry *proc_stats;	/* /proc/net/alttcp_stats */
@@ -234,7 +241,8 @@ struct alttcp_sock {
 	   unpinned:1,		/* orphan gave back its module reference */
 	   destroyed:1,
 	   time_wait:1,		/* handed over to a TIME_WAIT entry */
-	   ts_ok:1;		/* timestamps negotiated (RFC 7323) */
+	   ts_ok:1,		/* timestamps negotiated (RFC 7323) */
+	   orphan_counted:1;	/* counted in alttcp_net.orphans */
 	u32 ts_recent;		/* the peer's TSval to echo */
 	u32 iss_ts;		/* our TSval when the connection began */
 	u64 bytes_acked;	/* for TCP_INFO */
@@ -255,6 +263,10 @@ struct alttcp_sock {
 	u32 syn_tx_us;		/* when the first SYN left */
 	u8 retransmits;		/* of the oldest unacknowledged segment */
 	u8 backoff;
+	u32 user_timeout_ms;	/* TCP_USER_TIMEOUT, 0: none */
+	u32 retrans_stamp_ms;	/* first send of what is being retransmitted */
+	u32 probes_stamp_ms;	/* first zero-window probe, 0: none */
+	u8 probes_out;		/* zero-window probes unanswered */
 
 	/* delayed ACK and keepalive */
 	u32 rcv_mss;		/* largest segment the peer sent, bytes */
@@ -497,6 +509,7 @@ static inline bool alttcp_ofo_empty(const struct sock *sk)
 
 /* sock.c */
 void alttcp_init_private(struct sock *sk);
+bool alttcp_too_many_orphans(struct sock *sk);
 void alttcp_write_space(struct sock *sk);
 
 /* info.c */

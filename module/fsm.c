@@ -65,6 +65,8 @@ static void alttcp_destroy(struct sock *sk)
 	alttcp_ofo_purge(sk);
 	__skb_queue_purge(&sk->sk_receive_queue);
 	alttcp_port_release(sk);
+	if (ask->orphan_counted)
+		atomic_dec(&alttcp_pernet(sock_net(sk))->orphans);
 	/* sk_prot_free() drops the module reference an orphan gave up. */
 	if (ask->unpinned)
 		__module_get(THIS_MODULE);
@@ -285,6 +287,8 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		alttcp_challenge_ack(sk);
 		return false;
 	}
+	/* The peer answers: zero-window probes are not going unheard. */
+	ask->probes_out = 0;
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
 		u32 acked = cb->ack_seq - ask->snd_una;
 		u32 ts_floor = ask->iss_ts;
@@ -318,6 +322,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 			alttcp_rto_restore(sk);
 		ask->retransmits = 0;
 		ask->backoff = 0;
+		ask->probes_stamp_ms = 0;
 		ask->dupacks = 0;
 		alttcp_cong_on_ack(sk, acked);
 		alttcp_rearm_rto(sk);
@@ -343,6 +348,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		if (wnd && alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST)) {
 			alttcp_timer_clear(sk, ALTTCP_TIMER_PERSIST);
 			ask->backoff = 0;
+			ask->probes_stamp_ms = 0;
 		}
 	}
 	return true;

@@ -360,9 +360,18 @@ static void alttcp_close(struct sock *sk, long timeout)
 	}
 
 adjudge:
-	state = sk->sk_state;
 	sock_hold(sk);
 	sock_orphan(sk);
+	/* Too many already: reset rather than linger (as Linux). */
+	if (sk->sk_state != TCP_CLOSE && alttcp_too_many_orphans(sk)) {
+		alttcp_set_state(sk, TCP_CLOSE);
+		alttcp_send_active_rst(sk, sk->sk_allocation);
+	}
+	if (sk->sk_state != TCP_CLOSE) {
+		atomic_inc(&alttcp_pernet(sock_net(sk))->orphans);
+		ask->orphan_counted = 1;
+	}
+	state = sk->sk_state;
 	/* An orphan does not pin the module: unload resets it instead. */
 	ask->unpinned = 1;
 	module_put(THIS_MODULE);
@@ -384,6 +393,18 @@ adjudge:
 	bh_unlock_sock(sk);
 	local_bh_enable();
 	sock_put(sk);
+}
+
+/* More orphans than max_orphans (counted when true; the caller resets). */
+bool alttcp_too_many_orphans(struct sock *sk)
+{
+	struct net *net = sock_net(sk);
+
+	if (atomic_read(&alttcp_pernet(net)->orphans) <=
+	    alttcp_param(net, max_orphans))
+		return false;
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_TOOMANYORPHANS);
+	return true;
 }
 
 static void alttcp_destroy_sock(struct sock *sk)
@@ -690,6 +711,13 @@ static int alttcp_setsockopt(struct sock *sk, int level, int optname,
 			ask->keepcnt = val;
 		}
 		break;
+	case TCP_USER_TIMEOUT:
+		/* Linux takes any value up to INT_MAX ms; negative: EINVAL. */
+		if (val < 0)
+			err = -EINVAL;
+		else
+			WRITE_ONCE(ask->user_timeout_ms, val);
+		break;
 	default:
 		err = -ENOPROTOOPT;
 	}
@@ -736,6 +764,9 @@ static int alttcp_getsockopt(struct sock *sk, int level, int optname,
 	case TCP_KEEPCNT:
 		val = ask->keepcnt ? ask->keepcnt :
 		      READ_ONCE(net->ipv4.sysctl_tcp_keepalive_probes);
+		break;
+	case TCP_USER_TIMEOUT:
+		val = READ_ONCE(ask->user_timeout_ms);
 		break;
 	default:
 		return -ENOPROTOOPT;

@@ -59,6 +59,8 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_ACKSKIPPEDPAWS] = "AckSkippedPaws",
 	[ALTTCP_MIB_ACKSKIPPEDCHALLENGE] = "AckSkippedChallenge",
 	[ALTTCP_MIB_ACKSKIPPEDTIMEWAIT] = "AckSkippedTimeWait",
+	[ALTTCP_MIB_ORPHANDROPS] = "OrphanDrops",
+	[ALTTCP_MIB_TOOMANYORPHANS] = "TooManyOrphans",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

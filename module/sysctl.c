@@ -24,6 +24,8 @@ static struct alttcp_params alttcp_defaults = {
 	.delack_max_ms = ALTTCP_DELACK_MAX_MS,
 	.invalid_ratelimit_ms = ALTTCP_INVALID_RATELIMIT_MS,
 	.challenge_ack_limit = ALTTCP_CHALLENGE_ACK_LIMIT,
+	.max_orphans = ALTTCP_MAX_ORPHANS,
+	.orphan_retries = ALTTCP_ORPHAN_RETRIES,
 };
 
 module_param_named(msl_ms, alttcp_defaults.msl_ms, uint, 0444);
@@ -46,6 +48,10 @@ module_param_named(invalid_ratelimit_ms, alttcp_defaults.invalid_ratelimit_ms, u
 MODULE_PARM_DESC(invalid_ratelimit_ms, "least time between ACKs to invalid segments of one connection, ms; 0: no limit (500)");
 module_param_named(challenge_ack_limit, alttcp_defaults.challenge_ack_limit, uint, 0444);
 MODULE_PARM_DESC(challenge_ack_limit, "challenge ACKs a namespace sends per second, about (1000)");
+module_param_named(max_orphans, alttcp_defaults.max_orphans, uint, 0444);
+MODULE_PARM_DESC(max_orphans, "closed connections a namespace keeps finishing; more are reset (16384)");
+module_param_named(orphan_retries, alttcp_defaults.orphan_retries, uint, 0444);
+MODULE_PARM_DESC(orphan_retries, "retransmissions or window probes of a closed connection; 0: 8 while the peer seems alive (0)");
 
 static unsigned int alttcp_zero;
 static unsigned int alttcp_one = 1;
@@ -77,6 +83,8 @@ static const struct ctl_table alttcp_sysctl_template[] = {
 	ALTTCP_PARAM(delack_max_ms, alttcp_max_delack_ms),
 	ALTTCP_PARAM_RANGE(invalid_ratelimit_ms, alttcp_zero, alttcp_max_ms),
 	ALTTCP_PARAM(challenge_ack_limit, alttcp_int_max),
+	ALTTCP_PARAM_RANGE(max_orphans, alttcp_zero, alttcp_int_max),
+	ALTTCP_PARAM_RANGE(orphan_retries, alttcp_zero, alttcp_max_retries),
 	{ }
 };
 

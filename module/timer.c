@@ -163,6 +163,18 @@ void alttcp_rto_restore(struct sock *sk)
 			    alttcp_param(sock_net(sk), rto_max_ms));
 }
 
+/*
+ * How often a closed connection (an orphan) retransmits or probes: as
+ * Linux's tcp_orphan_retries(), orphan_retries, or 8 when it is 0 and the
+ * peer still seems alive (the backed-off timeout below rto_max_ms).
+ */
+static u32 alttcp_orphan_retries(const struct sock *sk, bool alive)
+{
+	u32 retries = alttcp_param(sock_net(sk), orphan_retries);
+
+	return !retries && alive ? 8 : retries;
+}
+
 static u32 alttcp_retry_limit(const struct sock *sk)
 {
 	struct net *net = sock_net(sk);
@@ -173,13 +185,65 @@ static u32 alttcp_retry_limit(const struct sock *sk)
 	case TCP_SYN_RECV:
 		return alttcp_param(net, synack_retries);
 	default:
+		if (sock_flag(sk, SOCK_DEAD))
+			return alttcp_orphan_retries(sk, alttcp_sk(sk)->rto_ms <
+						     alttcp_param(net, rto_max_ms));
 		return alttcp_param(net, retries);
 	}
+}
+
+/* An orphan over the namespace's cap is reset (Linux: out of resources). */
+static bool alttcp_orphan_reset(struct sock *sk)
+{
+	if (!sock_flag(sk, SOCK_DEAD) || !alttcp_too_many_orphans(sk))
+		return false;
+	alttcp_send_active_rst(sk, GFP_ATOMIC);
+	alttcp_done(sk);
+	return true;
+}
+
+/* When what is being retransmitted first went out, on the ms clock. */
+static u32 alttcp_first_tx_ms(const struct sock *sk)
+{
+	const struct alttcp_sock *ask = alttcp_sk(sk);
+	const struct sk_buff *skb = skb_peek(&sk->sk_write_queue);
+	u32 sent_us = ask->syn_tx_us;
+
+	if (!((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) && skb)
+		sent_us = ALTTCP_SKB_CB(skb)->tx_us;
+	return alttcp_now_ms() -
+	       ((u32)ktime_to_us(ktime_get()) - sent_us) / USEC_PER_MSEC;
+}
+
+/* TCP_USER_TIMEOUT (RFC 5482): ms left since stamp, or U32_MAX if unset. */
+static u32 alttcp_user_timeout_left(const struct sock *sk, u32 stamp_ms)
+{
+	u32 limit = READ_ONCE(alttcp_sk(sk)->user_timeout_ms);
+	u32 elapsed = alttcp_now_ms() - stamp_ms;
+
+	if (!limit)
+		return U32_MAX;
+	return elapsed < limit ? limit - elapsed : 0;
+}
+
+/* Retransmitted for too long: the retry count, or the user's timeout
+ * counted from the first send of the oldest segment (as Linux, only once
+ * it has been retransmitted).
+ */
+static bool alttcp_retransmits_expired(const struct sock *sk)
+{
+	const struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if (ask->retransmits >= alttcp_retry_limit(sk))
+		return true;
+	return ask->retransmits &&
+	       !alttcp_user_timeout_left(sk, ask->retrans_stamp_ms);
 }
 
 static void alttcp_retransmit_timer(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 left;
 
 	if ((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN))
 		return;
@@ -190,7 +254,11 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		return;
 	}
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RTOTIMEOUTS);
-	if (ask->retransmits >= alttcp_retry_limit(sk)) {
+	if (alttcp_orphan_reset(sk))
+		return;
+	if (alttcp_retransmits_expired(sk)) {
+		if (sock_flag(sk, SOCK_DEAD))
+			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ORPHANDROPS);
 		if (sk->sk_state == TCP_SYN_RECV && !ask->active_open) {
 			/* A half-open passive child just goes, as Linux's. */
 			ALTTCP_INC_STATS(sock_net(sk),
@@ -210,9 +278,13 @@ static void alttcp_retransmit_timer(struct sock *sk)
 	ask->ssthresh = max_t(u32, (ask->snd_nxt - ask->snd_una) / 2,
 			      2 * ask->mss);
 	ask->cwnd = ask->mss;
+	if (!ask->retransmits)
+		ask->retrans_stamp_ms = alttcp_first_tx_ms(sk);
 	ask->retransmits++;
 	ask->rto_ms = min_t(u32, ask->rto_ms * 2,
 			    alttcp_param(sock_net(sk), rto_max_ms));
+	/* The next timeout comes no later than the user's (Linux too). */
+	left = max(alttcp_user_timeout_left(sk, ask->retrans_stamp_ms), 1U);
 	if ((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {
 		alttcp_retransmit_head(sk);
 	} else {
@@ -227,25 +299,70 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		/* push armed the timer: retransmit, or persist for a closed
 		 * window, or retransmit again after a failed send.
 		 */
-		if (ask->timers_pending & (BIT(ALTTCP_TIMER_RETRANS) |
-					   BIT(ALTTCP_TIMER_PERSIST)))
+		if (ask->timers_pending & BIT(ALTTCP_TIMER_PERSIST))
+			return;
+		if ((ask->timers_pending & BIT(ALTTCP_TIMER_RETRANS)) &&
+		    left >= ask->rto_ms)
 			return;
 	}
-	alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
+	alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, min(ask->rto_ms, left));
+}
+
+/*
+ * Zero-window probing ends (ETIMEDOUT) after `retries` probes in a row
+ * went unanswered, as Linux's tcp_probe_timer(); an orphan also once the
+ * probe interval reaches rto_max_ms and orphan_retries probes were sent,
+ * whether answered or not: a peer that keeps its window closed cannot
+ * keep a closed connection alive.
+ */
+static bool alttcp_probes_expired(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 rto_max = alttcp_param(sock_net(sk), rto_max_ms);
+	u32 max_probes = alttcp_param(sock_net(sk), retries);
+
+	if (sock_flag(sk, SOCK_DEAD)) {
+		bool alive = ((u64)ask->rto_ms << ask->backoff) < rto_max;
+
+		max_probes = alttcp_orphan_retries(sk, alive);
+		if (!alive && ask->backoff >= max_probes)
+			return true;
+	}
+	return ask->probes_out >= max_probes;
 }
 
 static void alttcp_persist_timer(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 left;
 
 	if (!ask->send_head || ask->snd_una != ask->snd_nxt)
 		return;
+	if (alttcp_orphan_reset(sk))
+		return;
+	if (alttcp_probes_expired(sk)) {
+		if (sock_flag(sk, SOCK_DEAD))
+			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ORPHANDROPS);
+		alttcp_reset(sk, ETIMEDOUT);
+		return;
+	}
+	/* TCP_USER_TIMEOUT bounds how long data waits for a closed window,
+	 * however alive the peer is (as Linux's icsk_probes_tstamp).
+	 */
+	if (!ask->probes_stamp_ms)
+		ask->probes_stamp_ms = alttcp_now_ms() ?: 1;
+	left = alttcp_user_timeout_left(sk, ask->probes_stamp_ms);
+	if (!left) {
+		alttcp_reset(sk, ETIMEDOUT);
+		return;
+	}
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_PERSISTPROBES);
 	alttcp_send_probe(sk);
+	ask->probes_out = min_t(u32, ask->probes_out + 1, U8_MAX);
 	ask->backoff = min_t(u8, ask->backoff + 1, 10);
 	alttcp_timer_arm(sk, ALTTCP_TIMER_PERSIST,
-			 min_t(u32, ask->rto_ms << ask->backoff,
-			       alttcp_param(sock_net(sk), rto_max_ms)));
+			 min3(ask->rto_ms << ask->backoff,
+			      alttcp_param(sock_net(sk), rto_max_ms), left));
 }
 
 /* Acknowledges received data now, or within the delayed-ACK time. */
@@ -382,7 +499,10 @@ static void alttcp_keepalive_timer(struct sock *sk)
 		alttcp_timer_arm(sk, ALTTCP_TIMER_KEEPALIVE, keepidle - idle);
 		return;
 	}
-	if (ask->ka_probes >= alttcp_keepcnt(sk)) {
+	/* With TCP_USER_TIMEOUT, it and not the count decides (as Linux). */
+	if (ask->user_timeout_ms ?
+	    (ask->ka_probes && idle >= ask->user_timeout_ms) :
+	    ask->ka_probes >= alttcp_keepcnt(sk)) {
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_KEEPALIVETIMEOUTS);
 		alttcp_send_active_rst(sk, GFP_ATOMIC);
 		alttcp_reset(sk, ETIMEDOUT);
