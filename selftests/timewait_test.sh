@@ -75,9 +75,10 @@ gone = time.monotonic()
 print(int((gone - seen) * 1000 + (2000 - (left or 0))))
 PY
 rm -f /tmp/tw_ready
-ip netns exec "$B" timeout 30 python3 /tmp/tw_server.py &
-for _ in $(seq 300); do [ -e /tmp/tw_ready ] && break; sleep 0.1; done
-lasted=$(ip netns exec "$A" timeout 30 python3 /tmp/tw_client.py)
+# Python starts slowly on the debug kernel: the waits widen with it.
+ip netns exec "$B" timeout "$(scaled 30)" python3 /tmp/tw_server.py &
+for _ in $(seq "$(scaled 300)"); do [ -e /tmp/tw_ready ] && break; sleep 0.1; done
+lasted=$(ip netns exec "$A" timeout "$(scaled 30)" python3 /tmp/tw_client.py)
 wait
 echo "# TIME_WAIT lasted ${lasted:-?} ms with msl_ms=1000"
 if [ -n "$lasted" ] && [ "$lasted" -ge 1800 ] && [ "$lasted" -le 2200 ]; then
