@@ -47,6 +47,7 @@ static void alttcp_child_init(struct sock *child, struct sock *lsk,
 	ask->keepidle_s = alttcp_sk(lsk)->keepidle_s;
 	ask->keepintvl_s = alttcp_sk(lsk)->keepintvl_s;
 	ask->keepcnt = alttcp_sk(lsk)->keepcnt;
+	ask->user_timeout_ms = alttcp_sk(lsk)->user_timeout_ms;
 }
 
 /* LISTEN (RFC 9293 3.10.7.2). */

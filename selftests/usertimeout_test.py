@@ -85,6 +85,20 @@ def sockopt():
     s.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, 0)
     lib.check_eq(s.getsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT), 0,
                  "after setting 0")
+    # An accepted socket inherits the listener's.
+    port[0] += 1
+    lsk = net.a.socket()
+    lib.on_exit(lsk.close)
+    lsk.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, 4321)
+    lsk.bind((A, port[0]))
+    lsk.listen(1)
+    c = net.b.socket(lib.LINUX)
+    lib.on_exit(c.close)
+    c.connect((A, port[0]))
+    child, _ = lsk.accept()
+    lib.on_exit(child.close)
+    lib.check_eq(child.getsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT),
+                 4321, "accepted socket's")
 
 
 def retransmission():
