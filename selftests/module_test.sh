@@ -189,10 +189,14 @@ except BlockingIOError:
 t.close()			# orphan: FIN_WAIT_1 with unsent data
 PY
 rm -f /tmp/unload_ready
-ip netns exec alttcp-uy timeout 40 python3 /tmp/unload_peer.py &
+ip netns exec alttcp-uy timeout "$(scaled 40)" python3 /tmp/unload_peer.py &
 peer=$!
-for _ in $(seq 100); do [ -e /tmp/unload_ready ] && break; sleep 0.1; done
-ip netns exec alttcp-ux timeout 20 python3 /tmp/unload_client.py
+# Python starts slowly over 9p, more so on the debug kernel.
+for _ in $(seq "$(scaled 100)"); do
+	[ -e /tmp/unload_ready ] && break
+	sleep 0.1
+done
+ip netns exec alttcp-ux timeout "$(scaled 20)" python3 /tmp/unload_client.py
 sleep 1
 states=$(ip netns exec alttcp-ux awk 'NR > 1 { print $4 }' /proc/net/alttcp | sort | tr '\n' ' ')
 if [ "$states" = "FIN_WAIT_1 TIME_WAIT " ] && rmmod alttcp && ! loaded &&
