@@ -3,11 +3,11 @@
  * alttcp: how often an invalid segment may make us send (RFC 5961 7).
  *
  * A segment outside the window, one PAWS rejects, a suspicious RST or
- * SYN and a stray segment to a TIME_WAIT entry are each answered with an
- * ACK. Unlimited, that makes alttcp an ACK reflector for anyone who can
- * forge segments. As Linux does:
+ * SYN, a stray segment to a TIME_WAIT entry and a repeated SYN to a
+ * request entry are each answered. Unlimited, that makes alttcp an ACK
+ * reflector for anyone who can forge segments. As Linux does:
  *
- * - per connection (and per TIME_WAIT entry), at most one such ACK every
+ * - per connection (and per TIME_WAIT or request entry), at most one such ACK every
  *   invalid_ratelimit_ms (tcp_invalid_ratelimit); segments that carry
  *   data are never limited, since a retransmission our ACK did not reach
  *   needs the answer;
@@ -58,18 +58,14 @@ void alttcp_send_dupack(struct sock *sk, const struct sk_buff *skb,
 		alttcp_send_ack(sk);
 }
 
-/* RFC 5961: answer a suspicious RST, SYN or ACK with an ACK, not an action. */
-void alttcp_challenge_ack(struct sock *sk)
+/* The namespace's budget of challenge ACKs: whether one may go now. */
+static bool alttcp_challenge_spend(struct net *net)
 {
-	struct net *net = sock_net(sk);
 	struct alttcp_net *an = alttcp_pernet(net);
 	u32 limit = alttcp_param(net, challenge_ack_limit);
 	u32 second = (u32)(ktime_get_seconds());
 	u32 left;
 
-	if (alttcp_oow_limited_stamp(net, &alttcp_sk(sk)->last_oow_ack_ms,
-				     ALTTCP_MIB_ACKSKIPPEDCHALLENGE))
-		return;
 	if (second != READ_ONCE(an->challenge_second)) {
 		u32 half = (limit + 1) / 2;
 
@@ -80,11 +76,23 @@ void alttcp_challenge_ack(struct sock *sk)
 	left = READ_ONCE(an->challenge_left);
 	if (!left) {
 		ALTTCP_INC_STATS(net, ALTTCP_MIB_ACKSKIPPEDCHALLENGE);
-		return;
+		return false;
 	}
 	WRITE_ONCE(an->challenge_left, left - 1);
 	ALTTCP_INC_STATS(net, ALTTCP_MIB_CHALLENGEACKS);
-	alttcp_send_ack(sk);
+	return true;
+}
+
+/* RFC 5961: answer a suspicious RST, SYN or ACK with an ACK, not an action. */
+void alttcp_challenge_ack(struct sock *sk)
+{
+	struct net *net = sock_net(sk);
+
+	if (alttcp_oow_limited_stamp(net, &alttcp_sk(sk)->last_oow_ack_ms,
+				     ALTTCP_MIB_ACKSKIPPEDCHALLENGE))
+		return;
+	if (alttcp_challenge_spend(net))
+		alttcp_send_ack(sk);
 }
 
 /* Whether a TIME_WAIT entry may answer skb with its ACK now. */
@@ -93,4 +101,18 @@ bool alttcp_tw_may_ack(struct net *net, struct alttcp_tw *tw,
 {
 	return !alttcp_oow_limited(net, skb, &tw->last_oow_ack_ms,
 				   ALTTCP_MIB_ACKSKIPPEDTIMEWAIT);
+}
+
+/* Whether a request entry may answer skb with an ACK (or its SYN-ACK)
+ * now; a challenge ACK also spends the namespace's budget.
+ */
+bool alttcp_req_may_ack(struct net *net, struct alttcp_request *req,
+			const struct sk_buff *skb, bool challenge)
+{
+	if (challenge)
+		return !alttcp_oow_limited_stamp(net, &req->last_oow_ack_ms,
+						 ALTTCP_MIB_ACKSKIPPEDCHALLENGE) &&
+		       alttcp_challenge_spend(net);
+	return !alttcp_oow_limited(net, skb, &req->last_oow_ack_ms,
+				   ALTTCP_MIB_ACKSKIPPEDSYNRECV);
 }

@@ -15,8 +15,10 @@
  * - The tables of a namespace (struct alttcp_net) are read under RCU and
  *   written under alttcp_net.lock (a BH-safe spinlock). Sockets are freed
  *   after a grace period (SOCK_RCU_FREE), TIME_WAIT entries by kfree_rcu.
- * - A listener's queues of children are guarded by alttcp_sock.queue_lock;
- *   it nests inside a child's socket lock, never the other way round.
+ * - A listener's accept queue is guarded by alttcp_sock.queue_lock; it
+ *   nests inside a child's socket lock, never the other way round. Its
+ *   SYN queue of request entries is guarded by the listener's socket lock
+ *   (request.c).
  */
 #ifndef _ALTTCP_H
 #define _ALTTCP_H
@@ -53,6 +55,8 @@
 #define ALTTCP_CHALLENGE_ACK_LIMIT 1000U	/* per second, per namespace */
 #define ALTTCP_MAX_ORPHANS	16384U	/* per namespace */
 #define ALTTCP_ORPHAN_RETRIES	0U	/* 0: 8 while the peer seems alive */
+#define ALTTCP_SYNCOOKIES	1U	/* when the SYN queue overflows */
+#define ALTTCP_MAX_SYN_BACKLOG	256U	/* SYN queue, at least */
 #define ALTTCP_INIT_CWND	10U	/* segments, RFC 6928 */
 #define ALTTCP_BUF_DEFAULT	BIT(20)	/* initial send/receive buffer */
 #define ALTTCP_SKB_MAX		16384U	/* payload of one queued skb */
@@ -107,6 +111,12 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_ACKSKIPPEDTIMEWAIT,
 	ALTTCP_MIB_ORPHANDROPS,
 	ALTTCP_MIB_TOOMANYORPHANS,
+	ALTTCP_MIB_SYNCOOKIESSENT,
+	ALTTCP_MIB_SYNCOOKIESRECV,
+	ALTTCP_MIB_SYNCOOKIESFAILED,
+	ALTTCP_MIB_LISTENOVERFLOWS,
+	ALTTCP_MIB_LISTENDROPS,
+	ALTTCP_MIB_ACKSKIPPEDSYNRECV,
 	ALTTCP_MIB_MAX
 };
 
@@ -128,16 +138,19 @@ struct alttcp_params {
 	unsigned int challenge_ack_limit;
 	unsigned int max_orphans;
 	unsigned int orphan_retries;
+	unsigned int syncookies;
+	unsigned int max_syn_backlog;
 };
 
 /* Per network namespace state; reached through net_generic(). */
 struct alttcp_net {
-	spinlock_t lock;		/* writers of the four tables */
+	spinlock_t lock;		/* writers of the tables */
 	struct hlist_head *ehash;	/* connections, by 4-tuple */
 	struct hlist_head *lhash;	/* listeners, by local port */
 	struct hlist_head *bhash;	/* reserved local ports */
 	struct hlist_head *twhash;	/* TIME_WAIT entries, by 4-tuple */
 	struct hlist_head *twphash;	/* the same, by local port */
+	struct hlist_head *rqhash;	/* request entries, by 4-tuple */
 	atomic_t tw_count;
 	atomic_t orphans;		/* closed by the user, not yet CLOSED */
 	struct alttcp_mib __percpu *mib;
@@ -193,13 +206,13 @@ enum alttcp_timer_kind {
 	ALTTCP_TIMER_DELACK,
 	ALTTCP_TIMER_KEEPALIVE,
 	ALTTCP_TIMER_FIN_WAIT2,
+	ALTTCP_TIMER_SYNACK,	/* a listener's request entries (request.c) */
 	ALTTCP_TIMER_MAX
 };
 
 /* A listener's child: where it sits. Guarded by the listener's queue_lock. */
 enum alttcp_child_queue {
 	ALTTCP_CHILD_NONE,
-	ALTTCP_CHILD_SYN,	/* handshake not done */
 	ALTTCP_CHILD_ACCEPT,	/* established, waiting for accept() */
 };
 
@@ -286,10 +299,11 @@ struct alttcp_sock {
 
 	/* listener side */
 	spinlock_t queue_lock;
-	struct list_head syn_queue;
+	struct list_head syn_queue;	/* request entries, oldest first */
 	struct list_head accept_queue;
-	u32 syn_qlen;
+	u32 syn_qlen;			/* socket lock; read locklessly */
 	u32 accept_qlen;
+	unsigned long cookie_jiffies;	/* last SYN cookie sent; 0: never */
 	/* child side */
 	struct sock *parent;		/* listener, until accept() */
 	struct list_head child_node;
@@ -324,6 +338,36 @@ struct alttcp_tw {
 	u32 last_oow_ack_ms;	/* ackrate.c */
 	bool hashed;
 	struct hrtimer timer;
+};
+
+/*
+ * A passive open in SYN-RECEIVED (request.c): what the SYN said and what
+ * our SYN-ACK answered, instead of a whole socket. In rqhash and on its
+ * listener's syn_queue; the rest is guarded by the listener's socket lock.
+ * A SYN cookie is decoded into one on the stack (listen.c).
+ */
+struct alttcp_request {
+	struct hlist_node hash_node;	/* alttcp_net.rqhash */
+	struct list_head queue_node;	/* listener's syn_queue */
+	struct rcu_head rcu;
+	struct sock *listener;		/* outlives its requests */
+	__be32 laddr, raddr;
+	__be16 lport, rport;
+	u32 irs;
+	u32 iss;
+	u32 rcv_wnd;		/* offered in the SYN-ACK, never scaled */
+	u32 ts_recent;		/* the peer's TSval to echo */
+	u32 iss_ts;		/* our TSval in the first SYN-ACK */
+	u32 synack_us;		/* when the first SYN-ACK left */
+	u32 last_oow_ack_ms;	/* answer to a repeated SYN, rate-limited */
+	ktime_t deadline;	/* next SYN-ACK, or the end */
+	kuid_t uid;		/* the listener's, for procfs */
+	u16 peer_mss;		/* the SYN's MSS option, 0 if none */
+	u16 adv_mss;		/* ours */
+	u8 snd_wscale;		/* the SYN's window scale, 0xff if none */
+	u8 retransmits;		/* SYN-ACKs sent again */
+	u8 ts_ok:1,		/* timestamps agreed */
+	   cookie:1;		/* decoded from a SYN cookie */
 };
 
 extern unsigned int alttcp_net_id;
@@ -383,6 +427,8 @@ static inline u32 alttcp_now_ms(void)
 
 /* table.c */
 u32 alttcp_hash_port(const struct net *net, __be16 port);
+u32 alttcp_hash4(const struct net *net, __be32 laddr, __be16 lport,
+		 __be32 raddr, __be16 rport);
 int alttcp_tables_init(struct alttcp_net *an);
 void alttcp_tables_exit(struct alttcp_net *an);
 struct sock *alttcp_lookup_established(struct net *net, __be32 saddr,
@@ -422,12 +468,16 @@ void alttcp_abort_all(struct net *net);
 void alttcp_reset(struct sock *sk, int err);
 void alttcp_enter_time_wait(struct sock *sk);
 u32 alttcp_receive_window(const struct sock *sk);
+void alttcp_handshake_rtt(struct sock *sk);
 
 /* output.c */
 u32 alttcp_isn(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport);
 void alttcp_init_isn_secret(void);
 int alttcp_send_syn(struct sock *sk);
 int alttcp_send_synack(struct sock *sk);
+void alttcp_send_synack_req(struct sock *lsk,
+			    const struct alttcp_request *req, u32 tsval);
+void alttcp_send_req_ack(struct sock *lsk, const struct alttcp_request *req);
 void alttcp_send_ack(struct sock *sk);
 void alttcp_send_probe(struct sock *sk);
 void alttcp_send_active_rst(struct sock *sk, gfp_t gfp);
@@ -481,6 +531,17 @@ void alttcp_send_dupack(struct sock *sk, const struct sk_buff *skb,
 void alttcp_challenge_ack(struct sock *sk);
 bool alttcp_tw_may_ack(struct net *net, struct alttcp_tw *tw,
 		       const struct sk_buff *skb);
+bool alttcp_req_may_ack(struct net *net, struct alttcp_request *req,
+			const struct sk_buff *skb, bool challenge);
+
+/* syncookie.c */
+void alttcp_cookie_init_secret(void);
+u32 alttcp_cookie_make(const struct alttcp_skb_cb *cb, __be16 sport,
+		       __be16 dport, u16 *mss);
+u16 alttcp_cookie_check(const struct alttcp_skb_cb *cb, __be16 sport,
+			__be16 dport);
+u32 alttcp_cookie_tsval(u32 now, u8 wscale, bool sack);
+void alttcp_cookie_ts_options(u32 tsecr, u8 *wscale, bool *sack);
 
 /* mem.c */
 extern long alttcp_sysctl_mem[3];
@@ -519,9 +580,23 @@ int alttcp_getsockopt_congestion(char __user *optval, int __user *optlen,
 				 int len);
 int alttcp_setsockopt_congestion(sockptr_t optval, unsigned int optlen);
 
+/* request.c */
+int alttcp_request_init(void);
+void alttcp_request_exit(void);
+struct alttcp_request *alttcp_request_lookup(struct sock *lsk,
+					     const struct sk_buff *skb);
+void alttcp_request_create(struct sock *lsk, struct sk_buff *skb,
+			   u16 adv_mss);
+void alttcp_request_rcv(struct sock *lsk, struct alttcp_request *req,
+			struct sk_buff *skb);
+void alttcp_request_timer(struct sock *lsk);
+void alttcp_request_purge(struct sock *lsk);
+u32 alttcp_request_rto_ms(const struct alttcp_request *req);
+
 /* listen.c */
-void alttcp_child_ready(struct sock *child);
-void alttcp_child_unlink(struct sock *child);
+bool alttcp_child_from_request(struct sock *lsk,
+			       const struct alttcp_request *req,
+			       struct sk_buff *skb);
 struct sock *alttcp_accept(struct sock *lsk, int flags, int *err, bool kern);
 void alttcp_listen_stop(struct sock *lsk);
 

@@ -113,13 +113,9 @@ void alttcp_abort_all(struct net *net)
 /* The connection is over: CLOSED. An orphan is destroyed here. */
 void alttcp_done(struct sock *sk)
 {
-	struct alttcp_sock *ask = alttcp_sk(sk);
-
 	alttcp_set_state(sk, TCP_CLOSE);
 	alttcp_timer_stop(sk);
 	WRITE_ONCE(sk->sk_shutdown, SHUTDOWN_MASK);
-	if (ask->parent && ask->child_queue == ALTTCP_CHILD_SYN)
-		alttcp_child_unlink(sk);
 	if (!sock_flag(sk, SOCK_DEAD))
 		sk->sk_state_change(sk);
 	else
@@ -447,7 +443,7 @@ static void alttcp_process_fin(struct sock *sk)
  * went once). After a retransmitted one, RFC 6298 5.7: data starts with an
  * RTO of 3 s, not the backed-off one.
  */
-static void alttcp_handshake_rtt(struct sock *sk)
+void alttcp_handshake_rtt(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
@@ -581,11 +577,6 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 			goto drop;
 		}
 		alttcp_trace_rst_recv(sk, cb);
-		if (sk->sk_state == TCP_SYN_RECV && !ask->active_open) {
-			/* Passive open: the embryo just goes away. */
-			alttcp_done(sk);
-			goto drop;
-		}
 		if (sk->sk_state == TCP_SYN_RECV) {
 			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ATTEMPTFAILS);
 			alttcp_reset(sk, ECONNREFUSED);
@@ -606,26 +597,15 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 	}
 
 	/* Fifth: ACK. */
-	if (!(cb->flags & TCPHDR_ACK))
+	if (!(cb->flags & TCPHDR_ACK)) {
+		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPOTHER);
 		goto drop;
+	}
 	if (sk->sk_state == TCP_SYN_RECV) {
 		if (!seq_after(cb->ack_seq, ask->snd_una) ||
 		    seq_after(cb->ack_seq, ask->snd_nxt)) {
 			alttcp_send_reset_reply(sock_net(sk), skb);
 			goto drop;
-		}
-		if (ask->parent && !ask->active_open) {
-			struct sock *parent = ask->parent;
-
-			if (READ_ONCE(alttcp_sk(parent)->accept_qlen) >
-			    READ_ONCE(parent->sk_max_ack_backlog)) {
-				/* Accept queue full: as Linux, ignore the
-				 * ACK; our SYN-ACK retransmission retries.
-				 */
-				alttcp_count_drop(sock_net(sk), skb,
-						  ALTTCP_MIB_DROPLISTENOVERFLOW);
-				goto drop;
-			}
 		}
 		ask->snd_una = cb->ack_seq;
 		ask->snd_wnd = (u32)cb->window << ask->snd_wscale;
@@ -637,10 +617,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		alttcp_timer_stop(sk);
 		alttcp_set_state(sk, TCP_ESTABLISHED);
 		alttcp_keepalive_reset(sk);
-		if (ask->parent && !ask->active_open)
-			alttcp_child_ready(sk);
-		else
-			sk->sk_state_change(sk);
+		sk->sk_state_change(sk);
 	} else if (!alttcp_process_ack(sk, skb, skb->len)) {
 		goto drop;
 	}

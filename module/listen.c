@@ -2,11 +2,13 @@
 /*
  * alttcp: listeners, their children and accept().
  *
- * A SYN to a listener makes a child socket at once (SYN-RECEIVED) on the
- * listener's syn_queue; the child's handshake ACK moves it to the
- * accept_queue. Both queues and their lengths are guarded by the
- * listener's queue_lock, which nests inside a child's socket lock. A child
- * holds a reference on its listener until accept() or its end.
+ * A SYN to a listener makes a request entry on its SYN queue (request.c);
+ * the handshake's ACK makes the child socket, established, on the accept
+ * queue. When the SYN queue is full the SYN is answered with a SYN cookie
+ * instead (syncookie.c) and the ACK that returns it makes the child. The
+ * accept queue and its length are guarded by the listener's queue_lock,
+ * which nests inside a child's socket lock. A child holds a reference on
+ * its listener until accept() or its end.
  *
  * alttcp_listen_rcv() runs with the listener's socket lock held (softirq
  * or backlog); alttcp_accept() and alttcp_listen_stop() in process context.
@@ -17,8 +19,6 @@
 #include <net/tcp.h>
 
 #include "alttcp.h"
-
-#define ALTTCP_SYN_QUEUE_MAX	256U
 
 /* Resets what a clone copied from the listener. */
 static void alttcp_child_init(struct sock *child, struct sock *lsk,
@@ -50,34 +50,187 @@ static void alttcp_child_init(struct sock *child, struct sock *lsk,
 	ask->user_timeout_ms = alttcp_sk(lsk)->user_timeout_ms;
 }
 
-/* LISTEN (RFC 9293 3.10.7.2). */
-void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
+/* A child that never became visible: freed as the plain clone it is. */
+static void alttcp_child_discard(struct sock *child)
+	__releases(&child->sk_lock.slock)
 {
-	struct alttcp_sock *lask = alttcp_sk(lsk);
+	alttcp_state_store(child, TCP_CLOSE);
+	sk_dst_reset(child);
+	sk_sockets_allocated_dec(child);
+	__release(&child->sk_lock.slock);
+	sk_free_unlock_clone(child);
+}
+
+/*
+ * Sets up a child cloned (and locked) by sk_clone_lock() for the
+ * connection skb opens (a SYN, or an ACK carrying a SYN cookie): its
+ * addresses and its route. False if there is no route back.
+ */
+static bool alttcp_child_setup(struct sock *lsk, struct sock *child,
+			       struct sk_buff *skb)
+{
 	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 	const struct tcphdr *th = tcp_hdr(skb);
-	struct net *net = sock_net(lsk);
-	struct alttcp_sock *ask;
+	struct alttcp_sock *ask = alttcp_sk(child);
 	struct flowi4 fl4;
 	struct rtable *rt;
+
+	alttcp_child_init(child, lsk, cb, th);
+	/* Our MSS option follows the route back to the peer. */
+	rt = ip_route_output_ports(sock_net(lsk), &fl4, child, cb->saddr,
+				   cb->daddr, th->source, th->dest, IPPROTO_TCP,
+				   RT_CONN_FLAGS(child), child->sk_bound_dev_if);
+	if (IS_ERR(rt))
+		return false;
+	sk_setup_caps(child, &rt->dst);
+	ask->adv_mss = dst_metric_advmss(&rt->dst);
+	if (ask->user_mss)
+		ask->adv_mss = min_t(u16, ask->adv_mss, ask->user_mss);
+	return true;
+}
+
+/*
+ * Makes the child visible: in the connection table, then on the
+ * listener's accept queue. False if the same 4-tuple raced in on another
+ * CPU.
+ */
+static bool alttcp_child_publish(struct sock *lsk, struct sock *child)
+{
+	struct alttcp_sock *lask = alttcp_sk(lsk);
+	struct alttcp_sock *ask = alttcp_sk(child);
+
+	if (alttcp_ehash_insert(child))
+		return false;
+	spin_lock(&lask->queue_lock);
+	sock_hold(lsk);
+	ask->parent = lsk;
+	ask->child_queue = ALTTCP_CHILD_ACCEPT;
+	list_add_tail(&ask->child_node, &lask->accept_queue);
+	WRITE_ONCE(lask->accept_qlen, lask->accept_qlen + 1);
+	spin_unlock(&lask->queue_lock);
+	ALTTCP_INC_STATS(sock_net(lsk), ALTTCP_MIB_PASSIVEOPENS);
+	return true;
+}
+
+static bool alttcp_accept_queue_full(struct sock *lsk, struct sk_buff *skb)
+{
+	struct net *net = sock_net(lsk);
+
+	/* Full means more than the backlog, as Linux's sk_acceptq_is_full(). */
+	if (READ_ONCE(alttcp_sk(lsk)->accept_qlen) <=
+	    READ_ONCE(lsk->sk_max_ack_backlog))
+		return false;
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_LISTENOVERFLOWS);
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_LISTENDROPS);
+	alttcp_count_drop(net, skb, ALTTCP_MIB_DROPLISTENOVERFLOW);
+	return true;
+}
+
+/* The MSS we offer to skb's sender: the route back's, or 0 if none. */
+static u16 alttcp_listen_adv_mss(struct sock *lsk, struct sk_buff *skb)
+{
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	const struct tcphdr *th = tcp_hdr(skb);
+	struct flowi4 fl4;
+	struct rtable *rt;
+	u16 adv_mss;
+
+	rt = ip_route_output_ports(sock_net(lsk), &fl4, lsk, cb->saddr,
+				   cb->daddr, th->source, th->dest, IPPROTO_TCP,
+				   RT_CONN_FLAGS(lsk), lsk->sk_bound_dev_if);
+	if (IS_ERR(rt))
+		return 0;
+	adv_mss = dst_metric_advmss(&rt->dst);
+	ip_rt_put(rt);
+	if (alttcp_sk(lsk)->user_mss)
+		adv_mss = min_t(u16, adv_mss, alttcp_sk(lsk)->user_mss);
+	return adv_mss;
+}
+
+/*
+ * A SYN cookie: a request kept nowhere but in the SYN-ACK (syncookie.c).
+ * Timestamps and window scale only when the SYN had timestamps: the
+ * window scale travels in our TSval.
+ */
+static void alttcp_listen_send_cookie(struct sock *lsk, struct sk_buff *skb,
+				      u16 adv_mss)
+{
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	const struct tcphdr *th = tcp_hdr(skb);
+	struct alttcp_request req = {
+		.listener = lsk,
+		.laddr = cb->daddr, .raddr = cb->saddr,
+		.lport = th->dest, .rport = th->source,
+		.irs = cb->seq,
+		.rcv_wnd = min_t(u32, alttcp_receive_window(lsk), 65535U),
+		.ts_ok = cb->saw_tstamp && alttcp_offer_timestamps(lsk),
+		.ts_recent = cb->tsval,
+		.adv_mss = adv_mss,
+		.cookie = 1,
+	};
+	u16 mss;
+
+	req.snd_wscale = req.ts_ok ? cb->wscale : 0xff;
+	req.iss = alttcp_cookie_make(cb, th->source, th->dest, &mss);
+	WRITE_ONCE(alttcp_sk(lsk)->cookie_jiffies, jiffies ?: 1);
+	ALTTCP_INC_STATS(sock_net(lsk), ALTTCP_MIB_SYNCOOKIESSENT);
+	alttcp_send_synack_req(lsk, &req,
+			       alttcp_cookie_tsval(alttcp_now_ms(), cb->wscale,
+						   false));
+}
+
+/*
+ * A SYN: a request entry on the SYN queue (request.c), or, when that
+ * queue is full (or syncookies is 2), a SYN cookie and nothing kept.
+ */
+static void alttcp_listen_syn(struct sock *lsk, struct sk_buff *skb)
+{
+	struct alttcp_sock *lask = alttcp_sk(lsk);
+	struct net *net = sock_net(lsk);
+	u32 mode = alttcp_param(net, syncookies);
+	u32 limit = max(READ_ONCE(lsk->sk_max_ack_backlog),
+			alttcp_param(net, max_syn_backlog));
+	bool full = READ_ONCE(lask->syn_qlen) >= limit;
+	u16 adv_mss;
+
+	/* Full: drop the SYN, the peer retries (as Linux). */
+	if (alttcp_accept_queue_full(lsk, skb))
+		return;
+	if (full && mode != 1 && mode != 2) {
+		ALTTCP_INC_STATS(net, ALTTCP_MIB_LISTENDROPS);
+		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPLISTENOVERFLOW);
+		return;
+	}
+	adv_mss = alttcp_listen_adv_mss(lsk, skb);
+	if (!adv_mss) {
+		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPOTHER);
+		return;
+	}
+	if (mode == 2 || full)
+		alttcp_listen_send_cookie(lsk, skb, adv_mss);
+	else
+		alttcp_request_create(lsk, skb, adv_mss);
+}
+
+/*
+ * The handshake's ACK for req (an entry, or a cookie decoded): the child
+ * socket, established and on the accept queue, which then takes the
+ * segment (it may carry data or a FIN). Consumes skb; false if no child
+ * was made (the accept queue is full, or no memory), so that the request
+ * stays and its SYN-ACK retransmission tries again.
+ */
+bool alttcp_child_from_request(struct sock *lsk,
+			       const struct alttcp_request *req,
+			       struct sk_buff *skb)
+{
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	struct net *net = sock_net(lsk);
+	struct alttcp_skb_cb syn;
+	struct alttcp_sock *ask;
 	struct sock *child;
 
-	if (cb->flags & TCPHDR_RST)
+	if (alttcp_accept_queue_full(lsk, skb))
 		goto drop;
-	if ((cb->flags & TCPHDR_ACK) || lsk->sk_state != TCP_LISTEN) {
-		alttcp_send_reset_reply(net, skb);
-		goto drop;
-	}
-	if (!(cb->flags & TCPHDR_SYN))
-		goto drop;
-	/* Full means more than the backlog, as Linux's sk_acceptq_is_full(). */
-	if (READ_ONCE(lask->accept_qlen) > READ_ONCE(lsk->sk_max_ack_backlog) ||
-	    READ_ONCE(lask->syn_qlen) >= ALTTCP_SYN_QUEUE_MAX) {
-		/* Full: drop the SYN, the peer retries (as Linux). */
-		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPLISTENOVERFLOW);
-		goto drop;
-	}
-
 	child = sk_clone_lock(lsk, GFP_ATOMIC);
 	if (!child) {
 		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPNOMEM);
@@ -87,112 +240,132 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 	 * ours until we unlock.
 	 */
 	__acquire(&child->sk_lock.slock);
-	alttcp_child_init(child, lsk, cb, th);
+	if (!alttcp_child_setup(lsk, child, skb)) {
+		alttcp_child_discard(child);
+		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPOTHER);
+		goto drop;
+	}
 	ask = alttcp_sk(child);
-	alttcp_state_store(child, TCP_SYN_RECV);
-	alttcp_trace_state(child, TCP_LISTEN, TCP_SYN_RECV);
-	ask->irs = cb->seq;
-	ask->rcv_nxt = cb->seq + 1;
+	/* What the SYN said, as the request kept it. */
+	syn = *cb;
+	syn.mss = req->peer_mss;
+	syn.wscale = req->snd_wscale;
+	syn.saw_tstamp = req->ts_ok;
+	syn.tsval = req->ts_recent;
+	alttcp_apply_syn_options(child, &syn);
+	ask->irs = req->irs;
+	ask->rcv_nxt = req->irs + 1;
 	ask->rcv_wup = ask->rcv_nxt;
 	ask->copied_seq = ask->rcv_nxt;
-	ask->iss = alttcp_isn(cb->daddr, cb->saddr, th->dest, th->source);
-	ask->snd_una = ask->iss;
-	ask->snd_nxt = ask->iss + 1;
-	ask->snd_max = ask->snd_nxt;
-	ask->write_seq = ask->snd_nxt;
-	ask->snd_wnd = cb->window;	/* never scaled in a SYN */
+	ask->rcv_wnd = req->rcv_wnd;
+	ask->iss = req->iss;
+	ask->snd_una = req->iss + 1;
+	ask->snd_nxt = ask->snd_una;
+	ask->snd_max = ask->snd_una;
+	ask->write_seq = ask->snd_una;
+	ask->snd_wnd = (u32)cb->window << ask->snd_wscale;
+	ask->max_window = ask->snd_wnd;
 	ask->snd_wl1 = cb->seq;
-	alttcp_apply_syn_options(child, cb);
-
-	/* Our MSS option follows the route back to the peer. */
-	rt = ip_route_output_ports(net, &fl4, child, cb->saddr, cb->daddr,
-				   th->source, th->dest, IPPROTO_TCP,
-				   RT_CONN_FLAGS(child), child->sk_bound_dev_if);
-	if (IS_ERR(rt)) {
-		alttcp_state_store(child, TCP_CLOSE);
-		__release(&child->sk_lock.slock);
-		sk_sockets_allocated_dec(child);
-		sk_free_unlock_clone(child);
+	ask->snd_wl2 = cb->ack_seq;
+	ask->iss_ts = req->iss_ts ?: alttcp_now_ms();
+	ask->rcv_tstamp_ms = alttcp_now_ms();
+	if (!req->cookie) {
+		ask->syn_tx_us = req->synack_us;
+		ask->retransmits = req->retransmits;
+		alttcp_handshake_rtt(child);
+		ask->retransmits = 0;
+	}
+	alttcp_state_store(child, TCP_ESTABLISHED);
+	alttcp_trace_state(child, req->cookie ? TCP_LISTEN : TCP_SYN_RECV,
+			   TCP_ESTABLISHED);
+	if (!alttcp_child_publish(lsk, child)) {
+		alttcp_child_discard(child);
+		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPOTHER);
 		goto drop;
 	}
-	sk_setup_caps(child, &rt->dst);
-	ask->adv_mss = dst_metric_advmss(&rt->dst);
-	if (ask->user_mss)
-		ask->adv_mss = min_t(u16, ask->adv_mss, ask->user_mss);
-
-	if (alttcp_ehash_insert(child)) {
-		/* The same 4-tuple raced in on another CPU. */
-		alttcp_state_store(child, TCP_CLOSE);
-		sk_dst_reset(child);
-		__release(&child->sk_lock.slock);
-		sk_sockets_allocated_dec(child);
-		sk_free_unlock_clone(child);
-		goto drop;
-	}
-	spin_lock(&lask->queue_lock);
-	sock_hold(lsk);
-	ask->parent = lsk;
-	ask->child_queue = ALTTCP_CHILD_SYN;
-	list_add_tail(&ask->child_node, &lask->syn_queue);
-	WRITE_ONCE(lask->syn_qlen, lask->syn_qlen + 1);
-	spin_unlock(&lask->queue_lock);
-	ALTTCP_INC_STATS(net, ALTTCP_MIB_PASSIVEOPENS);
-
-	alttcp_send_synack(child);
-	alttcp_sync_mss(child);
-	ask->cwnd = ALTTCP_INIT_CWND * ask->mss;
-	alttcp_timer_arm(child, ALTTCP_TIMER_RETRANS, ask->rto_ms);
+	alttcp_keepalive_reset(child);
+	lsk->sk_data_ready(lsk);
+	alttcp_rcv_segment(child, skb);
 	bh_unlock_sock(child);
 	sock_put(child);
+	return true;
 drop:
 	kfree_skb(skb);
+	return false;
 }
 
-/* The child finished its handshake: on to the accept queue. */
-void alttcp_child_ready(struct sock *child)
+/*
+ * An ACK to a listener that matches no request: the end of a handshake
+ * we answered with a SYN cookie, or nothing of ours. With syncookies 1,
+ * cookies count only within two minutes of the last one sent, so a guess
+ * has nothing to hit in quiet times (as Linux).
+ */
+static bool alttcp_listen_cookie_ack(struct sock *lsk, struct sk_buff *skb)
 {
-	struct alttcp_sock *ask = alttcp_sk(child);
-	struct sock *lsk = ask->parent;
 	struct alttcp_sock *lask = alttcp_sk(lsk);
-	bool wake = false;
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	const struct tcphdr *th = tcp_hdr(skb);
+	struct net *net = sock_net(lsk);
+	u32 mode = alttcp_param(net, syncookies);
+	struct alttcp_request req = {
+		.listener = lsk,
+		.laddr = cb->daddr, .raddr = cb->saddr,
+		.lport = th->dest, .rport = th->source,
+		.irs = cb->seq - 1,
+		.iss = cb->ack_seq - 1,
+		.rcv_wnd = min_t(u32, alttcp_receive_window(lsk), 65535U),
+		.snd_wscale = 0xff,
+		.cookie = 1,
+	};
+	unsigned long sent = READ_ONCE(lask->cookie_jiffies);
+	bool sack;
 
-	spin_lock(&lask->queue_lock);
-	if (ask->child_queue == ALTTCP_CHILD_SYN) {
-		list_move_tail(&ask->child_node, &lask->accept_queue);
-		ask->child_queue = ALTTCP_CHILD_ACCEPT;
-		WRITE_ONCE(lask->syn_qlen, lask->syn_qlen - 1);
-		WRITE_ONCE(lask->accept_qlen, lask->accept_qlen + 1);
-		wake = true;
+	if (!mode || (mode == 1 &&
+		      (!sent || time_after(jiffies, sent + 2 * 60 * HZ))))
+		return false;
+	req.peer_mss = alttcp_cookie_check(cb, th->source, th->dest);
+	if (!req.peer_mss) {
+		ALTTCP_INC_STATS(net, ALTTCP_MIB_SYNCOOKIESFAILED);
+		return false;
 	}
-	spin_unlock(&lask->queue_lock);
-	if (wake)
-		lsk->sk_data_ready(lsk);
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_SYNCOOKIESRECV);
+	/* What the echo of our TSval keeps of the SYN's options. */
+	if (cb->saw_tstamp && alttcp_offer_timestamps(lsk)) {
+		req.ts_ok = 1;
+		req.ts_recent = cb->tsval;
+		alttcp_cookie_ts_options(cb->tsecr, &req.snd_wscale, &sack);
+	}
+	alttcp_child_from_request(lsk, &req, skb);
+	return true;
 }
 
-/* A child that died in the syn queue leaves it and becomes an orphan. */
-void alttcp_child_unlink(struct sock *child)
+/* LISTEN (RFC 9293 3.10.7.2), and the requests of a listener. */
+void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 {
-	struct alttcp_sock *ask = alttcp_sk(child);
-	struct sock *lsk = ask->parent;
-	struct alttcp_sock *lask = alttcp_sk(lsk);
-	bool was = false;
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	struct alttcp_request *req;
 
-	spin_lock_bh(&lask->queue_lock);
-	if (ask->child_queue != ALTTCP_CHILD_NONE) {
-		list_del_init(&ask->child_node);
-		if (ask->child_queue == ALTTCP_CHILD_SYN)
-			WRITE_ONCE(lask->syn_qlen, lask->syn_qlen - 1);
-		else
-			WRITE_ONCE(lask->accept_qlen, lask->accept_qlen - 1);
-		ask->child_queue = ALTTCP_CHILD_NONE;
-		was = true;
+	if (lsk->sk_state == TCP_LISTEN) {
+		req = alttcp_request_lookup(lsk, skb);
+		if (req) {
+			alttcp_request_rcv(lsk, req, skb);
+			return;
+		}
 	}
-	spin_unlock_bh(&lask->queue_lock);
-	if (was) {
-		ask->parent = NULL;
-		sock_put(lsk);
-		sock_orphan(child);
+	if (cb->flags & TCPHDR_RST)
+		goto drop;
+	if (lsk->sk_state == TCP_LISTEN &&
+	    (cb->flags & (TCPHDR_SYN | TCPHDR_ACK)) == TCPHDR_ACK &&
+	    alttcp_listen_cookie_ack(lsk, skb))
+		return;
+	if ((cb->flags & TCPHDR_ACK) || lsk->sk_state != TCP_LISTEN) {
+		alttcp_send_reset_reply(sock_net(lsk), skb);
+		goto drop;
 	}
+	if (cb->flags & TCPHDR_SYN)
+		alttcp_listen_syn(lsk, skb);
+drop:
+	kfree_skb(skb);
 }
 
 static struct sock *alttcp_accept_pop(struct sock *lsk)
@@ -253,7 +426,9 @@ out:
 	return child;
 }
 
-/* close() or shutdown() of a listener: its children are reset. */
+/* close() or shutdown() of a listener: its requests go, its children
+ * not yet accepted are reset.
+ */
 void alttcp_listen_stop(struct sock *lsk)
 {
 	struct alttcp_sock *lask = alttcp_sk(lsk);
@@ -261,14 +436,13 @@ void alttcp_listen_stop(struct sock *lsk)
 	LIST_HEAD(victims);
 
 	alttcp_set_state(lsk, TCP_CLOSE);
+	alttcp_request_purge(lsk);
 	spin_lock_bh(&lask->queue_lock);
-	list_splice_init(&lask->syn_queue, &victims);
 	list_splice_init(&lask->accept_queue, &victims);
 	list_for_each_entry(ask, &victims, child_node) {
 		ask->child_queue = ALTTCP_CHILD_NONE;
 		sock_hold(&ask->inet.sk);
 	}
-	WRITE_ONCE(lask->syn_qlen, 0);
 	WRITE_ONCE(lask->accept_qlen, 0);
 	spin_unlock_bh(&lask->queue_lock);
 

@@ -107,13 +107,17 @@ static int __init alttcp_init(void)
 	int err;
 
 	alttcp_init_isn_secret();
+	alttcp_cookie_init_secret();
 	err = alttcp_mem_init();
 	if (err)
 		return err;
+	err = alttcp_request_init();
+	if (err)
+		goto out_mem;
 	alttcp_mem_set_proto(&alttcp_prot);
 	err = proto_register(&alttcp_prot, 1);
 	if (err)
-		goto out_mem;
+		goto out_request;
 	err = register_pernet_subsys(&alttcp_net_ops);
 	if (err)
 		goto out_proto;
@@ -134,6 +138,8 @@ out_protosw:
 	rcu_barrier();
 out_proto:
 	proto_unregister(&alttcp_prot);
+out_request:
+	alttcp_request_exit();
 out_mem:
 	alttcp_mem_exit();
 	return err;
@@ -150,6 +156,7 @@ static void __exit alttcp_exit(void)
 	synchronize_rcu();
 	rcu_barrier();
 	proto_unregister(&alttcp_prot);
+	alttcp_request_exit();
 	alttcp_mem_exit();
 	pr_info("alttcp: unloaded\n");
 }

@@ -191,26 +191,93 @@ static unsigned int alttcp_ts_option(const struct alttcp_sock *ask, u8 *opts,
 	return TCPOLEN_TSTAMP_ALIGNED;
 }
 
-/* MSS, timestamps and window scale options of a SYN or SYN-ACK. */
-static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
-				       bool offer_ts, bool offer_wscale,
-				       bool ack)
+/*
+ * MSS, timestamps and window scale options of a SYN or SYN-ACK, in
+ * Linux's order; wscale < 0 leaves window scaling out, ts false the
+ * timestamps.
+ */
+static unsigned int alttcp_put_syn_options(u8 *opts, u16 mss, bool ts,
+					   u32 tsval, u32 tsecr, int wscale)
 {
 	unsigned int n = 0;
 
 	opts[n++] = TCPOPT_MSS;
 	opts[n++] = TCPOLEN_MSS;
-	opts[n++] = ask->adv_mss >> 8;
-	opts[n++] = ask->adv_mss & 0xff;
-	if (offer_ts)
-		n += alttcp_ts_option(ask, opts + n, ack);
-	if (offer_wscale) {
+	opts[n++] = mss >> 8;
+	opts[n++] = mss & 0xff;
+	if (ts) {
+		opts[n++] = TCPOPT_NOP;
+		opts[n++] = TCPOPT_NOP;
+		opts[n++] = TCPOPT_TIMESTAMP;
+		opts[n++] = TCPOLEN_TIMESTAMP;
+		put_unaligned_be32(tsval, opts + n);
+		put_unaligned_be32(tsecr, opts + n + 4);
+		n += 8;
+	}
+	if (wscale >= 0) {
 		opts[n++] = TCPOPT_NOP;
 		opts[n++] = TCPOPT_WINDOW;
 		opts[n++] = TCPOLEN_WINDOW;
-		opts[n++] = ask->rcv_wscale;
+		opts[n++] = wscale;
 	}
 	return n;
+}
+
+static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
+				       bool offer_ts, bool offer_wscale,
+				       bool ack)
+{
+	/* TSecr is 0 unless the ACK bit is set (RFC 7323 3.2). */
+	return alttcp_put_syn_options(opts, ask->adv_mss, offer_ts,
+				      alttcp_now_ms(),
+				      ack ? ask->ts_recent : 0,
+				      offer_wscale ? ask->rcv_wscale : -1);
+}
+
+/*
+ * The SYN-ACK of a request entry (request.c), or of a SYN cookie (a
+ * request on the stack, whose TSval carries the window scale), from its
+ * listener. Options go back only as the SYN offered them.
+ */
+void alttcp_send_synack_req(struct sock *lsk,
+			    const struct alttcp_request *req, u32 tsval)
+{
+	struct sk_buff *skb = alttcp_alloc_ctl(GFP_ATOMIC);
+	int wscale = req->snd_wscale != 0xff ? alttcp_sk(lsk)->rcv_wscale : -1;
+	u8 opts[20];
+	unsigned int optlen;
+
+	if (!skb)
+		return;
+	optlen = alttcp_put_syn_options(opts, req->adv_mss, req->ts_ok, tsval,
+					req->ts_recent, wscale);
+	alttcp_emit(sock_net(lsk), NULL, skb, req->laddr, req->raddr,
+		    req->lport, req->rport, req->iss, req->irs + 1,
+		    TCPHDR_SYN | TCPHDR_ACK, req->rcv_wnd, opts, optlen,
+		    inet_sk(lsk)->tos);
+}
+
+/* A request entry's answer to an invalid segment: an ACK of the SYN. */
+void alttcp_send_req_ack(struct sock *lsk, const struct alttcp_request *req)
+{
+	struct sk_buff *skb = alttcp_alloc_ctl(GFP_ATOMIC);
+	u8 opts[TCPOLEN_TSTAMP_ALIGNED];
+	unsigned int optlen = 0;
+
+	if (!skb)
+		return;
+	if (req->ts_ok) {
+		opts[0] = TCPOPT_NOP;
+		opts[1] = TCPOPT_NOP;
+		opts[2] = TCPOPT_TIMESTAMP;
+		opts[3] = TCPOLEN_TIMESTAMP;
+		put_unaligned_be32(alttcp_now_ms(), opts + 4);
+		put_unaligned_be32(req->ts_recent, opts + 8);
+		optlen = TCPOLEN_TSTAMP_ALIGNED;
+	}
+	alttcp_emit(sock_net(lsk), NULL, skb, req->laddr, req->raddr,
+		    req->lport, req->rport, req->iss + 1, req->irs + 1,
+		    TCPHDR_ACK, req->rcv_wnd, opts, optlen, inet_sk(lsk)->tos);
 }
 
 static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool ts,

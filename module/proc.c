@@ -2,8 +2,8 @@
 /*
  * alttcp: /proc/net/alttcp, one per network namespace.
  *
- * One line per listener, connection and TIME_WAIT entry, read from the
- * tables under RCU (process context). The columns are a contract
+ * One line per listener, connection, request and TIME_WAIT entry, read
+ * from the tables under RCU (process context). The columns are a contract
  * (Documentation/alttcp.rst): scripts parse them, so add new ones only at
  * the end. Fields of a live connection are read without its lock: a line
  * is a snapshot, each number current when printed.
@@ -49,10 +49,17 @@ static const char *const alttcp_timer_names[] = {
 	[ALTTCP_TIMER_DELACK] = "delack",
 	[ALTTCP_TIMER_KEEPALIVE] = "keepalive",
 	[ALTTCP_TIMER_FIN_WAIT2] = "fin_wait2",
+	[ALTTCP_TIMER_SYNACK] = "synack",
 };
 
-/* Entries are walked as listeners, then connections, then TIME_WAIT. */
-enum { ALTTCP_PROC_LISTEN, ALTTCP_PROC_CONN, ALTTCP_PROC_TW, ALTTCP_PROC_END };
+/* Entries are walked as listeners, connections, requests, TIME_WAIT. */
+enum {
+	ALTTCP_PROC_LISTEN,
+	ALTTCP_PROC_CONN,
+	ALTTCP_PROC_REQ,
+	ALTTCP_PROC_TW,
+	ALTTCP_PROC_END
+};
 
 /* Entries of one bucket remembered as shown; longer buckets may repeat. */
 #define ALTTCP_PROC_SEEN	64
@@ -83,6 +90,8 @@ static struct hlist_head *alttcp_proc_table(struct alttcp_net *an, int kind)
 		return an->lhash;
 	case ALTTCP_PROC_CONN:
 		return an->ehash;
+	case ALTTCP_PROC_REQ:
+		return an->rqhash;
 	default:
 		return an->twhash;
 	}
@@ -264,6 +273,24 @@ static void alttcp_show_tw(struct seq_file *seq, struct alttcp_tw *tw,
 		   from_kuid_munged(seq_user_ns(seq), tw->uid), 0UL);
 }
 
+/* A request entry (request.c): SYN-RECEIVED, its SYN-ACK timer. */
+static void alttcp_show_req(struct seq_file *seq, struct alttcp_request *req,
+			    unsigned int slot)
+{
+	char local[24], remote[24];
+	s64 left = ktime_ms_delta(READ_ONCE(req->deadline), ktime_get());
+
+	snprintf(local, sizeof(local), "%pI4:%u", &req->laddr,
+		 ntohs(req->lport));
+	snprintf(remote, sizeof(remote), "%pI4:%u", &req->raddr,
+		 ntohs(req->rport));
+	seq_printf(seq, ALTTCP_ROW_FMT, slot, local, remote, "SYN_RECEIVED",
+		   req->iss, req->iss + 1, req->irs + 1, 0, req->rcv_wnd, 0,
+		   0, alttcp_request_rto_ms(req), READ_ONCE(req->retransmits),
+		   "retransmit", (u32)max_t(s64, left, 0), 0, 0,
+		   from_kuid_munged(seq_user_ns(seq), req->uid), 0UL);
+}
+
 static int alttcp_seq_show(struct seq_file *seq, void *v)
 {
 	struct alttcp_proc_iter *it = v;
@@ -281,6 +308,9 @@ static int alttcp_seq_show(struct seq_file *seq, void *v)
 	if (it->kind == ALTTCP_PROC_TW)
 		alttcp_show_tw(seq, hlist_entry(it->p, struct alttcp_tw, node),
 			       slot);
+	else if (it->kind == ALTTCP_PROC_REQ)
+		alttcp_show_req(seq, hlist_entry(it->p, struct alttcp_request,
+						 hash_node), slot);
 	else
 		alttcp_show_sock(seq, &hlist_entry(it->p, struct alttcp_sock,
 						   hash_node)->inet.sk, slot);

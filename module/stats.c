@@ -61,6 +61,12 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_ACKSKIPPEDTIMEWAIT] = "AckSkippedTimeWait",
 	[ALTTCP_MIB_ORPHANDROPS] = "OrphanDrops",
 	[ALTTCP_MIB_TOOMANYORPHANS] = "TooManyOrphans",
+	[ALTTCP_MIB_SYNCOOKIESSENT] = "SyncookiesSent",
+	[ALTTCP_MIB_SYNCOOKIESRECV] = "SyncookiesRecv",
+	[ALTTCP_MIB_SYNCOOKIESFAILED] = "SyncookiesFailed",
+	[ALTTCP_MIB_LISTENOVERFLOWS] = "ListenOverflows",
+	[ALTTCP_MIB_LISTENDROPS] = "ListenDrops",
+	[ALTTCP_MIB_ACKSKIPPEDSYNRECV] = "AckSkippedSynRecv",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

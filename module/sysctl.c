@@ -26,6 +26,8 @@ static struct alttcp_params alttcp_defaults = {
 	.challenge_ack_limit = ALTTCP_CHALLENGE_ACK_LIMIT,
 	.max_orphans = ALTTCP_MAX_ORPHANS,
 	.orphan_retries = ALTTCP_ORPHAN_RETRIES,
+	.syncookies = ALTTCP_SYNCOOKIES,
+	.max_syn_backlog = ALTTCP_MAX_SYN_BACKLOG,
 };
 
 module_param_named(msl_ms, alttcp_defaults.msl_ms, uint, 0444);
@@ -51,11 +53,17 @@ MODULE_PARM_DESC(challenge_ack_limit, "challenge ACKs a namespace sends per seco
 module_param_named(max_orphans, alttcp_defaults.max_orphans, uint, 0444);
 MODULE_PARM_DESC(max_orphans, "closed connections a namespace keeps finishing; more are reset (16384)");
 module_param_named(orphan_retries, alttcp_defaults.orphan_retries, uint, 0444);
+module_param_named(syncookies, alttcp_defaults.syncookies, uint, 0444);
+MODULE_PARM_DESC(syncookies, "SYN cookies: 0 never, 1 when a SYN queue is full, 2 always (1)");
+module_param_named(max_syn_backlog, alttcp_defaults.max_syn_backlog, uint, 0444);
+MODULE_PARM_DESC(max_syn_backlog, "half-open connections a listener keeps, at least (256)");
 MODULE_PARM_DESC(orphan_retries, "retransmissions or window probes of a closed connection; 0: 8 while the peer seems alive (0)");
 
 static unsigned int alttcp_zero;
 static unsigned int alttcp_one = 1;
 static unsigned int alttcp_int_max = INT_MAX;
+static unsigned int alttcp_two = 2;
+static unsigned int alttcp_max_syn_backlog = 65535;
 static unsigned int alttcp_max_ms = 3600000;	/* an hour */
 static unsigned int alttcp_max_retries = 255;
 static unsigned int alttcp_max_delack_ms = 1000;
@@ -85,6 +93,8 @@ static const struct ctl_table alttcp_sysctl_template[] = {
 	ALTTCP_PARAM(challenge_ack_limit, alttcp_int_max),
 	ALTTCP_PARAM_RANGE(max_orphans, alttcp_zero, alttcp_int_max),
 	ALTTCP_PARAM_RANGE(orphan_retries, alttcp_zero, alttcp_max_retries),
+	ALTTCP_PARAM_RANGE(syncookies, alttcp_zero, alttcp_two),
+	ALTTCP_PARAM(max_syn_backlog, alttcp_max_syn_backlog),
 	{ }
 };
 

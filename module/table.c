@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * alttcp: the connection, listener and port tables of a namespace.
+ * alttcp: the connection, listener and port tables of a namespace
+ * (TIME_WAIT entries: timewait.c; request entries: request.c).
  *
  * Lookups run under RCU (softirq, from the netfilter hook) and return a
  * socket with a reference taken; inserts and removals take
  * alttcp_net.lock with BHs off. A socket in ehash or lhash holds one
- * reference for the table.
+ * reference for the table, and counts in /proc/net/protocols' "sockets"
+ * (as Linux's hashed TCP sockets do).
  */
 #include <linux/jhash.h>
 #include <linux/mm.h>
@@ -14,8 +16,8 @@
 
 #include "alttcp.h"
 
-static u32 alttcp_hash4(const struct net *net, __be32 laddr, __be16 lport,
-			__be32 raddr, __be16 rport)
+u32 alttcp_hash4(const struct net *net, __be32 laddr, __be16 lport,
+		 __be32 raddr, __be16 rport)
 {
 	return jhash_3words((__force u32)laddr, (__force u32)raddr,
 			    ((__force u32)lport << 16) | (__force u32)rport,
@@ -38,8 +40,10 @@ int alttcp_tables_init(struct alttcp_net *an)
 			      GFP_KERNEL);
 	an->twphash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->twphash),
 			       GFP_KERNEL);
+	an->rqhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->rqhash),
+			      GFP_KERNEL);
 	if (!an->ehash || !an->lhash || !an->bhash || !an->twhash ||
-	    !an->twphash) {
+	    !an->twphash || !an->rqhash) {
 		alttcp_tables_exit(an);
 		return -ENOMEM;
 	}
@@ -53,6 +57,7 @@ void alttcp_tables_exit(struct alttcp_net *an)
 	kvfree(an->bhash);
 	kvfree(an->twhash);
 	kvfree(an->twphash);
+	kvfree(an->rqhash);
 }
 
 static bool alttcp_match4(const struct sock *sk, __be32 laddr, __be16 lport,
@@ -145,6 +150,7 @@ int alttcp_ehash_insert(struct sock *sk)
 	sock_hold(sk);
 	hlist_add_head_rcu(&alttcp_sk(sk)->hash_node, &an->ehash[h]);
 	alttcp_sk(sk)->hashed = true;
+	sock_prot_inuse_add(net, sk->sk_prot, 1);
 	spin_unlock_bh(&an->lock);
 	return 0;
 }
@@ -159,6 +165,7 @@ static void alttcp_hash_remove(struct sock *sk)
 	if (ask->hashed) {
 		hlist_del_init_rcu(&ask->hash_node);
 		ask->hashed = false;
+		sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
 		was = true;
 	}
 	spin_unlock_bh(&an->lock);
@@ -195,6 +202,7 @@ int alttcp_lhash_insert(struct sock *sk)
 	sock_hold(sk);
 	hlist_add_head_rcu(&alttcp_sk(sk)->hash_node, &an->lhash[h]);
 	alttcp_sk(sk)->hashed = true;
+	sock_prot_inuse_add(net, sk->sk_prot, 1);
 	spin_unlock_bh(&an->lock);
 	return 0;
 }

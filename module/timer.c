@@ -4,10 +4,11 @@
  *
  * One hrtimer per connection, in softirq mode, set to the earliest of the
  * connection's deadlines (retransmit or persist, delayed ACK, keepalive,
- * FIN_WAIT_2). An armed timer holds a socket reference. The callback takes
- * bh_lock_sock(); when a process owns the socket it leaves a flag that
- * release_sock() handles through proto.release_cb. Arming and stopping
- * happen under the socket lock.
+ * FIN_WAIT_2; a listener's one: its requests' SYN-ACKs). An armed timer
+ * holds a socket reference. The callback takes bh_lock_sock(); when a
+ * process owns the socket it leaves a flag that release_sock() handles
+ * through proto.release_cb. Arming and stopping happen under the socket
+ * lock.
  */
 #include <net/sock.h>
 #include <net/tcp.h>
@@ -259,13 +260,6 @@ static void alttcp_retransmit_timer(struct sock *sk)
 	if (alttcp_retransmits_expired(sk)) {
 		if (sock_flag(sk, SOCK_DEAD))
 			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ORPHANDROPS);
-		if (sk->sk_state == TCP_SYN_RECV && !ask->active_open) {
-			/* A half-open passive child just goes, as Linux's. */
-			ALTTCP_INC_STATS(sock_net(sk),
-					 ALTTCP_MIB_SYNRECVTIMEOUTS);
-			alttcp_done(sk);
-			return;
-		}
 		if (sk->sk_state == TCP_SYN_SENT)
 			ALTTCP_INC_STATS(sock_net(sk),
 					 ALTTCP_MIB_ATTEMPTFAILS);
@@ -528,6 +522,9 @@ static void alttcp_run_timer(struct sock *sk, enum alttcp_timer_kind kind)
 		break;
 	case ALTTCP_TIMER_KEEPALIVE:
 		alttcp_keepalive_timer(sk);
+		break;
+	case ALTTCP_TIMER_SYNACK:
+		alttcp_request_timer(sk);
 		break;
 	case ALTTCP_TIMER_FIN_WAIT2:
 		if (sk->sk_state == TCP_FIN_WAIT2) {

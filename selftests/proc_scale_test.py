@@ -52,7 +52,7 @@ STATES = {"LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
           "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
           "CLOSED"}
 TIMERS = {"-", "retransmit", "persist", "delack", "keepalive", "fin_wait2",
-          "time_wait"}
+          "time_wait", "synack"}
 
 if not lib.IS_ALTTCP:
     print("TAP version 13")
@@ -101,8 +101,9 @@ def parse(data, misaligned=None):
 
 
 def check_order(rows):
-    """Listeners, then connections, then TIME_WAIT entries (proc.c walks
-    the three tables in that order; a TIME_WAIT entry has inode 0)."""
+    """Listeners, then connections and request entries, then TIME_WAIT
+    entries (proc.c walks the tables in that order; a TIME_WAIT entry has
+    inode 0)."""
     part = 0
     for r in rows:
         p = 0 if r["state"] == "LISTEN" else \
