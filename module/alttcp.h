@@ -117,6 +117,7 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_LISTENOVERFLOWS,
 	ALTTCP_MIB_LISTENDROPS,
 	ALTTCP_MIB_ACKSKIPPEDSYNRECV,
+	ALTTCP_MIB_RCVCOLLAPSED,
 	ALTTCP_MIB_MAX
 };
 
@@ -551,6 +552,7 @@ void alttcp_mem_exit(void);
 void alttcp_mem_sock_init(struct sock *sk);
 void alttcp_sock_destruct(struct sock *sk);
 bool alttcp_under_memory_pressure(void);
+long alttcp_memory_pages(void);
 bool alttcp_rmem_admit(struct sock *sk, struct sk_buff *skb, bool in_order);
 bool alttcp_try_coalesce(struct sock *sk, struct sk_buff *to,
 			 struct sk_buff *from);

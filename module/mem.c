@@ -42,6 +42,22 @@ static void alttcp_leave_memory_pressure(struct sock *sk)
 		WRITE_ONCE(alttcp_memory_pressure, 0);
 }
 
+/*
+ * The module's memory in pages, exactly: the shared counter plus what
+ * each CPU holds back from it (up to a reserve either way), which
+ * /proc/net/protocols does not add. Lockless; for procfs.
+ */
+long alttcp_memory_pages(void)
+{
+	long pages = atomic_long_read(&alttcp_memory_allocated);
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		pages += READ_ONCE(*per_cpu_ptr(&alttcp_memory_per_cpu_fw_alloc,
+					       cpu));
+	return pages;
+}
+
 bool alttcp_under_memory_pressure(void)
 {
 	return READ_ONCE(alttcp_memory_pressure);
@@ -100,17 +116,92 @@ static bool alttcp_rmem_fits(struct sock *sk, struct sk_buff *skb)
 	       sk_rmem_schedule(sk, skb, skb->truesize);
 }
 
+/* A collapsed skb holds a page's worth, as Linux's tcp_collapse(). */
+#define ALTTCP_COLLAPSE_SIZE	SKB_WITH_OVERHEAD(PAGE_SIZE)
+
+/* Whether skb holds so little for its true size that copying it pays. */
+static bool alttcp_skb_wasteful(const struct sk_buff *skb)
+{
+	return !(ALTTCP_SKB_CB(skb)->flags & TCPHDR_FIN) &&
+	       skb->len <= ALTTCP_COLLAPSE_SIZE / 2 &&
+	       skb->truesize > 2 * skb->len;
+}
+
+/* How many wasteful skbs from skb on fit in one collapsed skb, if
+ * together they cost more than it will.
+ */
+static unsigned int alttcp_collapse_run(struct sk_buff_head *q,
+					struct sk_buff *skb)
+{
+	unsigned int n = 0, len = 0, truesize = 0;
+
+	while (skb && alttcp_skb_wasteful(skb) &&
+	       len + skb->len <= ALTTCP_COLLAPSE_SIZE) {
+		len += skb->len;
+		truesize += skb->truesize;
+		n++;
+		skb = skb_peek_next(skb, q);
+	}
+	return truesize > SKB_TRUESIZE(ALTTCP_COLLAPSE_SIZE) ? n : 0;
+}
+
+/*
+ * Copies runs of small skbs in the receive queue into page-sized ones,
+ * so that data a peer sent in tiny segments costs about its length, not
+ * an skb each (as Linux's tcp_collapse()). The reader finds bytes by
+ * sequence number, so it does not notice. Returns whether memory was
+ * given back.
+ */
+static bool alttcp_collapse_rcvq(struct sock *sk)
+{
+	struct sk_buff_head *q = &sk->sk_receive_queue;
+	struct sk_buff *skb = skb_peek(q);
+	bool freed = false;
+
+	while (skb) {
+		unsigned int n = alttcp_collapse_run(q, skb);
+		struct sk_buff *nskb, *next;
+
+		if (!n) {
+			skb = skb_peek_next(skb, q);
+			continue;
+		}
+		nskb = alloc_skb(ALTTCP_COLLAPSE_SIZE, GFP_ATOMIC);
+		if (!nskb)
+			break;
+		memcpy(nskb->cb, skb->cb, sizeof(skb->cb));
+		__skb_queue_before(q, skb, nskb);
+		skb_set_owner_r(nskb, sk);
+		for (; n; n--, skb = next) {
+			next = skb_peek_next(skb, q);
+			skb_copy_bits(skb, 0, skb_put(nskb, skb->len), skb->len);
+			ALTTCP_SKB_CB(nskb)->end_seq = ALTTCP_SKB_CB(skb)->end_seq;
+			__skb_unlink(skb, q);
+			consume_skb(skb);
+			ALTTCP_INC_STATS(sock_net(sk),
+					 ALTTCP_MIB_RCVCOLLAPSED);
+		}
+		freed = true;
+	}
+	if (freed)
+		sk_mem_reclaim(sk);
+	return freed;
+}
+
 /*
  * Makes room for skb: true when it may be queued. Over the socket's
- * buffer or the protocol's limit, the out-of-order queue is pruned from
- * its end (the data furthest ahead, which the peer has not been told we
- * have), never the in-order queue. In-order data for an empty receive
+ * buffer or the protocol's limit, small in-order skbs are collapsed, then
+ * the out-of-order queue is pruned from its end (the data furthest ahead,
+ * which the peer has not been told we have); in-order data is never
+ * dropped. In-order data for an empty receive
  * queue is always taken, as Linux does: a buffer smaller than one skb
  * must not stop the connection.
  */
 bool alttcp_rmem_admit(struct sock *sk, struct sk_buff *skb, bool in_order)
 {
 	if (alttcp_rmem_fits(sk, skb))
+		return true;
+	if (alttcp_collapse_rcvq(sk) && alttcp_rmem_fits(sk, skb))
 		return true;
 	while (alttcp_ofo_prune(sk))
 		if (alttcp_rmem_fits(sk, skb))

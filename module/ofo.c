@@ -41,6 +41,15 @@ void alttcp_ofo_purge(struct sock *sk)
 	ask->ofo_last = NULL;
 }
 
+/* A segment this queue will not keep: counted, also in sk_drops. */
+static void alttcp_ofo_free(struct sock *sk, struct sk_buff *skb,
+			    enum alttcp_mib_field reason)
+{
+	alttcp_count_drop(sock_net(sk), skb, reason);
+	sk_drops_add(sk, skb);
+	kfree_skb(skb);
+}
+
 static void alttcp_ofo_drop(struct sock *sk, struct sk_buff *skb,
 			    enum alttcp_mib_field reason)
 {
@@ -49,9 +58,7 @@ static void alttcp_ofo_drop(struct sock *sk, struct sk_buff *skb,
 	if (ask->ofo_last == skb)
 		ask->ofo_last = alttcp_rb_skb(rb_prev(&skb->rbnode));
 	rb_erase(&skb->rbnode, &ask->ofo_root);
-	alttcp_count_drop(sock_net(sk), skb, reason);
-	sk_drops_add(sk, skb);
-	kfree_skb(skb);
+	alttcp_ofo_free(sk, skb, reason);
 }
 
 /* Inserts skb, admitted but not yet owned; it may be merged or freed. */
@@ -85,10 +92,7 @@ void alttcp_ofo_insert(struct sock *sk, struct sk_buff *skb)
 		if (seq_before(seq, qcb->end_seq)) {
 			if (!seq_after(end_seq, qcb->end_seq)) {
 				/* Nothing new: q has it all. */
-				alttcp_count_drop(sock_net(sk), skb,
-						  ALTTCP_MIB_DROPOFODUP);
-				sk_drops_add(sk, skb);
-				kfree_skb(skb);
+				alttcp_ofo_free(sk, skb, ALTTCP_MIB_DROPOFODUP);
 				return;
 			}
 			if (seq == qcb->seq) {
@@ -98,10 +102,7 @@ void alttcp_ofo_insert(struct sock *sk, struct sk_buff *skb)
 						&ask->ofo_root);
 				if (ask->ofo_last == q)
 					ask->ofo_last = skb;
-				alttcp_count_drop(sock_net(sk), q,
-						  ALTTCP_MIB_DROPOFODUP);
-				sk_drops_add(sk, q);
-				kfree_skb(q);
+				alttcp_ofo_free(sk, q, ALTTCP_MIB_DROPOFODUP);
 				goto merge_right;
 			}
 		}
@@ -147,7 +148,8 @@ bool alttcp_ofo_drain(struct sock *sk)
 		/* rbnode overlaid next, prev and dev. */
 		skb->dev = NULL;
 		if (seq_leq(cb->end_seq, ask->rcv_nxt)) {
-			kfree_skb(skb);
+			/* In-order data overtook it entirely. */
+			alttcp_ofo_free(sk, skb, ALTTCP_MIB_DROPOFODUP);
 			continue;
 		}
 		if (cb->seq != ask->rcv_nxt) {

@@ -571,7 +571,7 @@ static int alttcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		       seq_geq(ask->copied_seq, ALTTCP_SKB_CB(skb)->seq +
 						skb->len)) {
 			__skb_unlink(skb, &sk->sk_receive_queue);
-			kfree_skb(skb);
+			consume_skb(skb);
 		}
 		if (found) {
 			/* Let segments that queued behind us in, as Linux. */

@@ -67,6 +67,7 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_LISTENOVERFLOWS] = "ListenOverflows",
 	[ALTTCP_MIB_LISTENDROPS] = "ListenDrops",
 	[ALTTCP_MIB_ACKSKIPPEDSYNRECV] = "AckSkippedSynRecv",
+	[ALTTCP_MIB_RCVCOLLAPSED] = "RcvCollapsed",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)
@@ -104,11 +105,11 @@ static int alttcp_stats_show(struct seq_file *seq, void *v)
 	seq_puts(seq, "AltTcp:");
 	for (i = 0; i < ALTTCP_MIB_MAX; i++)
 		seq_printf(seq, " %s", alttcp_mib_names[i]);
-	seq_puts(seq, " CurrEstab TimeWaitNow\nAltTcp:");
+	seq_puts(seq, " CurrEstab TimeWaitNow MemoryPages\nAltTcp:");
 	for (i = 0; i < ALTTCP_MIB_MAX; i++)
 		seq_printf(seq, " %lu", alttcp_mib_sum(an, i));
-	seq_printf(seq, " %u %d\n", alttcp_curr_estab(an),
-		   atomic_read(&an->tw_count));
+	seq_printf(seq, " %u %d %ld\n", alttcp_curr_estab(an),
+		   atomic_read(&an->tw_count), alttcp_memory_pages());
 	return 0;
 }
 
