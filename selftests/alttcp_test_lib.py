@@ -456,6 +456,27 @@ def wait_state(ns, want, local=None, remote=None, timeout=5.0):
         time.sleep(0.02)
 
 
+def slab_kb():
+    """The kernel's slab memory, KiB (/proc/meminfo)."""
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("Slab:"):
+                return int(line.split()[1])
+    raise AssertionError("no Slab line in /proc/meminfo")
+
+
+def protocol_row(ns):
+    """(sockets, memory pages, under pressure) of the protocol under test
+    in ns, from /proc/net/protocols. The pages leave out what each CPU
+    holds back (up to 256 each)."""
+    name = "ALTTCP" if IS_ALTTCP else "TCP"
+    for line in ns.read("protocols").splitlines():
+        f = line.split()
+        if f and f[0] == name:
+            return int(f[2]), int(f[3]), f[4] == "yes"
+    raise AssertionError("no %s line in /proc/net/protocols" % name)
+
+
 def counters(ns):
     """alttcp's /proc/net/alttcp_stats as a dict (proto 258), or the
     Tcp: line of /proc/net/snmp (Linux TCP)."""

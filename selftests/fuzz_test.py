@@ -74,22 +74,9 @@ def knob(name, value):
                                   check=False))
 
 
-def slab_kb():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("Slab:"):
-                return int(line.split()[1])
-    raise AssertionError("no Slab line in /proc/meminfo")
-
-
 def protocol_row():
     """(sockets, memory pages) of the protocol in namespace a."""
-    name = "ALTTCP" if lib.IS_ALTTCP else "TCP"
-    for line in net.a.read("protocols").splitlines():
-        f = line.split()
-        if f and f[0] == name:
-            return int(f[2]), int(f[3])
-    raise AssertionError("no %s line in /proc/net/protocols" % name)
+    return lib.protocol_row(net.a)[:2]
 
 
 def memory_pages():
@@ -228,46 +215,25 @@ def setup_targets():
                               conn.sport, PORT, conn.snd_nxt, conn.rcv_nxt))
         if i % 2:
             readers.append(app)
-    # FIN_WAIT_1: a closed, its FIN never acknowledged.
-    for _ in range(2):
-        conn, app = raw_connect(next(sport))
-        app.close()
-        fin = expect_flags(conn, "F")
-        targets.append(Target("fin_wait_1", conn.sport, PORT, conn.snd_nxt,
-                              fin.seq + 1))
-    # FIN_WAIT_2: a's FIN acknowledged.
-    for _ in range(2):
-        conn, app = raw_connect(next(sport))
-        app.close()
-        fin = expect_flags(conn, "F")
-        conn.rcv_nxt = fin.seq + 1
-        conn.send("A")
-        targets.append(Target("fin_wait_2", conn.sport, PORT, conn.snd_nxt,
-                              conn.rcv_nxt))
-    # CLOSE_WAIT: b's FIN in, a's application still open.
-    for _ in range(2):
-        conn, app = raw_connect(next(sport))
-        conn.send("FA")
-        targets.append(Target("close_wait", conn.sport, PORT, conn.snd_nxt,
-                              conn.rcv_nxt))
-    # LAST_ACK: then a closed too, its FIN never acknowledged.
-    for _ in range(2):
-        conn, app = raw_connect(next(sport))
-        conn.send("FA")
-        expect_flags(conn, "A")
-        app.close()
-        fin = expect_flags(conn, "F")
-        targets.append(Target("last_ack", conn.sport, PORT, conn.snd_nxt,
-                              fin.seq + 1))
-    # TIME_WAIT: a closed first and saw b's FIN.
-    for _ in range(4):
-        conn, app = raw_connect(next(sport))
-        app.close()
-        fin = expect_flags(conn, "F")
-        conn.rcv_nxt = fin.seq + 1
-        conn.send("FA")
-        targets.append(Target("time_wait", conn.sport, PORT, conn.snd_nxt,
-                              conn.rcv_nxt))
+    # Closing: b's FIN first for CLOSE_WAIT and LAST_ACK; a's FIN is
+    # acknowledged for FIN_WAIT_2, answered with b's FIN for TIME_WAIT,
+    # left unacknowledged for FIN_WAIT_1 and LAST_ACK.
+    for kind, n in (("fin_wait_1", 2), ("fin_wait_2", 2), ("close_wait", 2),
+                    ("last_ack", 2), ("time_wait", 4)):
+        for _ in range(n):
+            conn, app = raw_connect(next(sport))
+            if kind in ("close_wait", "last_ack"):
+                conn.send("FA")
+                expect_flags(conn, "A")
+            if kind != "close_wait":
+                app.close()
+                conn.rcv_nxt = expect_flags(conn, "F").seq + 1
+            if kind == "fin_wait_2":
+                conn.send("A")
+            elif kind == "time_wait":
+                conn.send("FA")
+            targets.append(Target(kind, conn.sport, PORT, conn.snd_nxt,
+                                  conn.rcv_nxt))
     targets.append(Target("bound", 20999, BOUND_PORT, rnd.randrange(1 << 32),
                           rnd.randrange(1 << 32)))
     targets.append(Target("listener", 0, PORT, 0, 0))
@@ -415,7 +381,7 @@ def heartbeat(worst):
 
 def sampler(peak):
     while not stop.is_set():
-        peak[0] = max(peak[0], slab_kb())
+        peak[0] = max(peak[0], lib.slab_kb())
         if lib.IS_ALTTCP:
             peak[1] = max(peak[1], protocol_row()[1])
         time.sleep(0.2)
@@ -464,7 +430,7 @@ def fuzz():
     set_backlog(100000)
     knob("msl_ms" if lib.IS_ALTTCP else "fin_timeout", 2000 if lib.IS_ALTTCP
          else 2)
-    slab0, socks0, mem0 = slab_kb(), protocol_row()[0], memory_pages()
+    slab0, socks0, mem0 = lib.slab_kb(), protocol_row()[0], memory_pages()
 
     global lsk
     lsk = net.a.socket()
@@ -578,7 +544,7 @@ def fuzz():
     socks, mem = protocol_row()[0], memory_pages()
     left = lib.conn_table(net.a, lib.PROTO)
     time.sleep(1)
-    slab = slab_kb()
+    slab = lib.slab_kb()
     print("# after closing: sockets %d (%d before), memory %d pages (%d), "
           "%d table rows, slab %+d KiB" % (socks, socks0, mem, mem0,
                                            len(left), slab - slab0))

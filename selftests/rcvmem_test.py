@@ -51,14 +51,6 @@ def pattern(start, n):
     return bytes((i % 251) for i in range(start, start + n))
 
 
-def slab_kb():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("Slab:"):
-                return int(line.split()[1])
-    raise AssertionError("no Slab line in /proc/meminfo")
-
-
 class Conn:
     """A raw connection to the listener; window is a's first offer."""
 
@@ -125,7 +117,7 @@ def settle_and_measure(conn, before, what):
     info = struct.unpack("9I", conn.app.getsockopt(socket.SOL_SOCKET,
                                                    SO_MEMINFO, 36))
     rmem, rcvbuf, drops = info[0], info[1], info[8]
-    grown = slab_kb() - before
+    grown = lib.slab_kb() - before
     print("# %s: rmem_alloc %d of rcvbuf %d, %d drops, slab +%d KiB" %
           (what, rmem, rcvbuf, drops, grown))
     # One skb beyond the buffer is allowed: an empty queue takes one.
@@ -142,7 +134,7 @@ def ofo_hole_flood():
     conn = Conn(40300)
     win = conn.window
     lib.check(win >= 8192, "window %d too small for the test" % win)
-    before = slab_kb()
+    before = lib.slab_kb()
     stats0 = lib.counters(net.a) if lib.IS_ALTTCP else {}
     # Offsets win-1, win-3, ..., 1: byte 0 stays missing.
     t0 = time.monotonic()
@@ -169,7 +161,7 @@ def ofo_hole_flood():
 def inorder_tiny_flood():
     conn = Conn(40301)
     win = conn.window
-    before = slab_kb()
+    before = lib.slab_kb()
     flood(conn, range(win))
     settle_and_measure(conn, before, "in-order flood")
     peer.drain()
@@ -192,16 +184,6 @@ def inorder_tiny_flood():
 MEM_LIMIT = (256, 512, 1024)    # pages: 1, 2 and 4 MiB
 MEM_CONNS, MEM_BYTES = 32, 1 << 19
 MEM_RCVBUF = 212992             # net.core.rmem_max's default
-
-
-def protocol_memory():
-    """(pages, under pressure) of the protocol, from /proc/net/protocols."""
-    name = "ALTTCP" if lib.IS_ALTTCP else "TCP"
-    for line in net.a.read("protocols").splitlines():
-        f = line.split()
-        if f and f[0] == name:
-            return int(f[3]), f[4] == "yes"
-    raise AssertionError("no %s line in /proc/net/protocols" % name)
 
 
 def module_memory_limit():
@@ -256,7 +238,7 @@ def module_memory_limit():
     peak, pressure = 0, False
     end = time.monotonic() + lib.scaled(3)
     while time.monotonic() < end:
-        pages, press = protocol_memory()
+        _, pages, press = lib.protocol_row(net.a)
         peak, pressure = max(peak, pages), pressure or press
         time.sleep(0.05)
     print("# memory peak %d pages (limits %d %d %d), pressure seen: %s" %

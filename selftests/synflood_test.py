@@ -69,29 +69,23 @@ def stat(name):
     return lib.counters(net.a).get(name, 0) if lib.IS_ALTTCP else 0
 
 
+def client(lsk, port):
+    """A Linux client in b connected to lsk on port: (client, accepted)."""
+    c = net.b.socket(lib.LINUX)
+    lib.on_exit(c.close)
+    c.settimeout(lib.scaled(5))
+    c.connect((A, port))
+    app, _ = lsk.accept()
+    lib.on_exit(app.close)
+    app.settimeout(lib.scaled(5))
+    return c, app
+
+
 def half_open(port):
     """Rows of the connection table in SYN_RECEIVED on port."""
     local = "%s:%d" % (A, port)
     return [r for r in lib.conn_table(net.a, lib.PROTO)
             if r["state"] == "SYN_RECEIVED" and r["local"] == local]
-
-
-def sockets_in_use():
-    """The protocol's sockets in namespace a, from /proc/net/protocols."""
-    name = "ALTTCP" if lib.IS_ALTTCP else "TCP"
-    for line in net.a.read("protocols").splitlines():
-        f = line.split()
-        if f and f[0] == name:
-            return int(f[2])
-    raise AssertionError("no %s line in /proc/net/protocols" % name)
-
-
-def slab_kib():
-    with open("/proc/meminfo") as f:
-        for line in f:
-            if line.startswith("Slab:"):
-                return int(line.split()[1])
-    return 0
 
 
 def recv_exactly(sock, n):
@@ -111,12 +105,7 @@ def listener_survives_flood():
     sent0 = stat("SyncookiesSent")
     flood(PORT, 300)
     time.sleep(lib.scaled(0.5))
-    c = net.b.socket(lib.LINUX)
-    lib.on_exit(c.close)
-    c.settimeout(lib.scaled(5))
-    c.connect((A, PORT))
-    app, _ = lsk.accept()
-    lib.on_exit(app.close)
+    c, app = client(lsk, PORT)
     c.sendall(b"hello")
     lib.check_eq(app.recv(5), b"hello", "data over the connection")
     app.sendall(b"world")
@@ -177,14 +166,14 @@ def requests_are_light():
     setting("max_syn_backlog", 4096)
     lsk = listener(PORT + 4, backlog=4096)
     sent0 = stat("SyncookiesSent")
-    in_use0, slab0 = sockets_in_use(), slab_kib()
+    in_use0, slab0 = lib.protocol_row(net.a)[0], lib.slab_kb()
     peer.drain()
     flood(PORT + 4, n, 10000)
     end = time.monotonic() + lib.scaled(10)
     while len(half_open(PORT + 4)) < n and time.monotonic() < end:
         time.sleep(0.1)
     rows = len(half_open(PORT + 4))
-    in_use, slab = sockets_in_use(), slab_kib()
+    in_use, slab = lib.protocol_row(net.a)[0], lib.slab_kb()
     print("# %d half-open; sockets in use %d -> %d; slab %+d KiB "
           "(%.0f bytes each, skbs and all)" %
           (rows, in_use0, in_use, slab - slab0,
@@ -212,13 +201,7 @@ def flood_while_serving():
     setting("syncookies", 1)
     setting("max_syn_backlog", limit)
     lsk = listener(port, backlog=limit)
-    c0 = net.b.socket(lib.LINUX)
-    lib.on_exit(c0.close)
-    c0.settimeout(lib.scaled(5))
-    c0.connect((A, port))
-    a0, _ = lsk.accept()
-    lib.on_exit(a0.close)
-    a0.settimeout(lib.scaled(5))
+    c0, a0 = client(lsk, port)
     sent0 = stat("SyncookiesSent")
     frames = [peer.dst_mac + peer.src_mac + struct.pack("!H", 0x0800) +
               lib.Seg(1024 + i, port, 1000 * i, 0, "S",
