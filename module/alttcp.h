@@ -368,6 +368,7 @@ struct alttcp_request {
 	u8 snd_wscale;		/* the SYN's window scale, 0xff if none */
 	u8 retransmits;		/* SYN-ACKs sent again */
 	u8 ts_ok:1,		/* timestamps agreed */
+	   resent:1,		/* SYN-ACK sent again for a repeated SYN */
 	   cookie:1;		/* decoded from a SYN cookie */
 };
 
@@ -454,6 +455,7 @@ void alttcp_port_exit(void);
 int alttcp_input_init_net(struct net *net);
 void alttcp_input_exit_net(struct net *net);
 int alttcp_do_rcv(struct sock *sk, struct sk_buff *skb);
+void alttcp_deliver_redirected(struct sock *sk, struct sk_buff *skb);
 void alttcp_count_drop(struct net *net, const struct sk_buff *skb,
 		       enum alttcp_mib_field reason);
 

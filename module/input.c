@@ -73,8 +73,9 @@ static enum alttcp_verdict alttcp_parse_options(const struct tcphdr *th,
 		} else if (kind == TCPOPT_WINDOW) {
 			if (len != TCPOLEN_WINDOW)
 				return ALTTCP_BAD_OPTS;
+			/* RFC 7323 2.3: above 14 means 14. */
 			if (th->syn)
-				cb->wscale = p[2];
+				cb->wscale = min_t(u8, p[2], ALTTCP_MAX_WSCALE);
 		} else if (kind == TCPOPT_TIMESTAMP) {
 			if (len != TCPOLEN_TIMESTAMP)
 				return ALTTCP_BAD_OPTS;
@@ -146,6 +147,25 @@ int alttcp_do_rcv(struct sock *sk, struct sk_buff *skb)
 	alttcp_rcv_segment(sk, skb);
 	local_bh_enable();
 	return 0;
+}
+
+/*
+ * A segment a listener took for a connection that has its own socket by
+ * now (listen.c): delivered as the hook would. Under the listener's lock
+ * (subclass 1 in softirq, BHs off either way), so the socket's lock is
+ * taken at subclass 0, as sk_clone_lock() takes a new child's.
+ */
+void alttcp_deliver_redirected(struct sock *sk, struct sk_buff *skb)
+{
+	bh_lock_sock(sk);
+	if (!sock_owned_by_user(sk)) {
+		alttcp_rcv_segment(sk, skb);
+	} else if (sk_add_backlog(sk, skb, READ_ONCE(sk->sk_rcvbuf) +
+					  READ_ONCE(sk->sk_sndbuf))) {
+		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPBACKLOG);
+		kfree_skb(skb);
+	}
+	bh_unlock_sock(sk);
 }
 
 static void alttcp_deliver(struct sock *sk, struct sk_buff *skb)

@@ -271,7 +271,8 @@ bool alttcp_child_from_request(struct sock *lsk,
 	ask->rcv_tstamp_ms = alttcp_now_ms();
 	if (!req->cookie) {
 		ask->syn_tx_us = req->synack_us;
-		ask->retransmits = req->retransmits;
+		/* Karn: no sample after any second SYN-ACK. */
+		ask->retransmits = req->retransmits + req->resent;
 		alttcp_handshake_rtt(child);
 		ask->retransmits = 0;
 	}
@@ -339,6 +340,28 @@ static bool alttcp_listen_cookie_ack(struct sock *lsk, struct sk_buff *skb)
 	return true;
 }
 
+/*
+ * The 4-tuple has a connection now: its request became one while this
+ * segment waited for the listener (in its backlog, or on another CPU).
+ * The segment goes there, as Linux looks up again after req_stolen.
+ */
+static bool alttcp_listen_redirect(struct sock *lsk, struct sk_buff *skb)
+{
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	const struct tcphdr *th = tcp_hdr(skb);
+	struct sock *sk;
+
+	rcu_read_lock();
+	sk = alttcp_lookup_established(sock_net(lsk), cb->saddr, th->source,
+				       cb->daddr, th->dest);
+	rcu_read_unlock();
+	if (!sk)
+		return false;
+	alttcp_deliver_redirected(sk, skb);
+	sock_put(sk);
+	return true;
+}
+
 /* LISTEN (RFC 9293 3.10.7.2), and the requests of a listener. */
 void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 {
@@ -351,6 +374,8 @@ void alttcp_listen_rcv(struct sock *lsk, struct sk_buff *skb)
 			alttcp_request_rcv(lsk, req, skb);
 			return;
 		}
+		if (alttcp_listen_redirect(lsk, skb))
+			return;
 	}
 	if (cb->flags & TCPHDR_RST)
 		goto drop;

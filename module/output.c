@@ -50,7 +50,8 @@ u32 alttcp_receive_window(const struct sock *sk)
 	win = min_t(u32, win, 65535U << ask->rcv_wscale);
 	/* Short of memory module-wide: offer little more than we hold. */
 	if (alttcp_under_memory_pressure())
-		win = min_t(u32, win, 4U * ask->adv_mss);
+		win = min_t(u32, win,
+			    4U * max_t(u32, ask->adv_mss, ALTTCP_MSS_DEFAULT));
 	/* Silly window avoidance: do not offer less than an MSS of growth. */
 	if (win < cur || (win - cur < ask->adv_mss && win < cur + ask->adv_mss))
 		win = cur;
@@ -77,8 +78,13 @@ static u16 alttcp_window_field(struct sock *sk, bool syn)
 	return win >> ask->rcv_wscale;
 }
 
-/* Writes the TCP header and IP header in front of skb->data and sends. */
-static int alttcp_emit(struct net *net, struct sock *sk, struct sk_buff *skb,
+/*
+ * Writes the TCP header and IP header in front of skb->data and sends.
+ * sk owns the segment, or is NULL; then lsk, if set, is the listener whose
+ * bound device, mark and priority the segment (a SYN-ACK) follows.
+ */
+static int alttcp_emit(struct net *net, struct sock *sk,
+		       struct sock *lsk, struct sk_buff *skb,
 		       __be32 saddr, __be32 daddr, __be16 sport, __be16 dport,
 		       u32 seq, u32 ack, u8 flags, u16 window,
 		       const u8 *opts, unsigned int optlen, u8 tos)
@@ -119,8 +125,9 @@ static int alttcp_emit(struct net *net, struct sock *sk, struct sk_buff *skb,
 		}
 		skb_dst_set(skb, dst_clone(&rt->dst));
 	} else {
-		rt = ip_route_output_ports(net, &fl4, NULL, daddr, saddr,
-					   dport, sport, IPPROTO_TCP, tos, 0);
+		rt = ip_route_output_ports(net, &fl4, lsk, daddr, saddr,
+					   dport, sport, IPPROTO_TCP, tos,
+					   lsk ? lsk->sk_bound_dev_if : 0);
 		if (IS_ERR(rt))
 			goto no_route;
 		skb_dst_set(skb, &rt->dst);
@@ -143,9 +150,9 @@ static int alttcp_emit(struct net *net, struct sock *sk, struct sk_buff *skb,
 	iph->daddr = daddr;
 	ip_select_ident(net, skb, sk);
 	skb->protocol = htons(ETH_P_IP);
-	if (sk) {
-		skb->priority = sk->sk_priority;
-		skb->mark = sk->sk_mark;
+	if (sk || lsk) {
+		skb->priority = (sk ?: lsk)->sk_priority;
+		skb->mark = (sk ?: lsk)->sk_mark;
 	}
 	ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTSEGS);
 	if (flags & TCPHDR_RST) {
@@ -251,7 +258,7 @@ void alttcp_send_synack_req(struct sock *lsk,
 		return;
 	optlen = alttcp_put_syn_options(opts, req->adv_mss, req->ts_ok, tsval,
 					req->ts_recent, wscale);
-	alttcp_emit(sock_net(lsk), NULL, skb, req->laddr, req->raddr,
+	alttcp_emit(sock_net(lsk), NULL, lsk, skb, req->laddr, req->raddr,
 		    req->lport, req->rport, req->iss, req->irs + 1,
 		    TCPHDR_SYN | TCPHDR_ACK, req->rcv_wnd, opts, optlen,
 		    inet_sk(lsk)->tos);
@@ -275,7 +282,7 @@ void alttcp_send_req_ack(struct sock *lsk, const struct alttcp_request *req)
 		put_unaligned_be32(req->ts_recent, opts + 8);
 		optlen = TCPOLEN_TSTAMP_ALIGNED;
 	}
-	alttcp_emit(sock_net(lsk), NULL, skb, req->laddr, req->raddr,
+	alttcp_emit(sock_net(lsk), NULL, lsk, skb, req->laddr, req->raddr,
 		    req->lport, req->rport, req->iss + 1, req->irs + 1,
 		    TCPHDR_ACK, req->rcv_wnd, opts, optlen, inet_sk(lsk)->tos);
 }
@@ -296,7 +303,7 @@ static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool ts,
 		ask->iss_ts = alttcp_now_ms();
 	}
 	optlen = alttcp_syn_options(ask, opts, ts, wscale, flags & TCPHDR_ACK);
-	return alttcp_emit(sock_net(sk), sk, skb, inet->inet_saddr,
+	return alttcp_emit(sock_net(sk), sk, NULL, skb, inet->inet_saddr,
 			   inet->inet_daddr, inet->inet_sport,
 			   inet->inet_dport, ask->iss,
 			   (flags & TCPHDR_ACK) ? ask->rcv_nxt : 0, flags,
@@ -332,7 +339,8 @@ static void alttcp_send_ctl(struct sock *sk, u32 seq, u8 flags, gfp_t gfp)
 	/* RFC 7323 3.2: in every segment but a RST. */
 	if (ask->ts_ok && !(flags & TCPHDR_RST))
 		optlen = alttcp_ts_option(ask, opts, true);
-	alttcp_emit(sock_net(sk), sk, skb, inet->inet_saddr, inet->inet_daddr,
+	alttcp_emit(sock_net(sk), sk, NULL, skb, inet->inet_saddr,
+		    inet->inet_daddr,
 		    inet->inet_sport, inet->inet_dport, seq, ask->rcv_nxt,
 		    flags, alttcp_window_field(sk, false), opts, optlen,
 		    inet->tos);
@@ -378,7 +386,8 @@ void alttcp_send_reset_reply(struct net *net, struct sk_buff *in)
 	skb = alttcp_alloc_ctl(GFP_ATOMIC);
 	if (!skb)
 		return;
-	alttcp_emit(net, NULL, skb, cb->daddr, cb->saddr, th->dest, th->source,
+	alttcp_emit(net, NULL, NULL, skb, cb->daddr, cb->saddr, th->dest,
+		    th->source,
 		    seq, ack, flags, 0, NULL, 0, 0);
 }
 
@@ -390,7 +399,7 @@ void alttcp_send_ack_reply(struct net *net, __be32 saddr, __be32 daddr,
 
 	if (!skb)
 		return;
-	alttcp_emit(net, NULL, skb, saddr, daddr, sport, dport, seq, ack,
+	alttcp_emit(net, NULL, NULL, skb, saddr, daddr, sport, dport, seq, ack,
 		    TCPHDR_ACK, window, NULL, 0, 0);
 }
 
@@ -420,7 +429,7 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 	cb->tx_ts = alttcp_now_ms();
 	if (ask->ts_ok)
 		optlen = alttcp_ts_option(ask, opts, true);
-	err = alttcp_emit(sock_net(sk), sk, c, inet->inet_saddr,
+	err = alttcp_emit(sock_net(sk), sk, NULL, c, inet->inet_saddr,
 			  inet->inet_daddr, inet->inet_sport, inet->inet_dport,
 			  cb->seq, ask->rcv_nxt, flags,
 			  alttcp_window_field(sk, false), opts, optlen,

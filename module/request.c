@@ -216,6 +216,7 @@ void alttcp_request_rcv(struct sock *lsk, struct alttcp_request *req,
 	    TCPHDR_SYN && cb->seq == req->irs) {
 		if (alttcp_req_may_ack(net, req, skb, false)) {
 			ALTTCP_INC_STATS(net, ALTTCP_MIB_RETRANSSEGS);
+			req->resent = 1;
 			alttcp_send_synack_req(lsk, req, alttcp_now_ms());
 		}
 		goto drop;

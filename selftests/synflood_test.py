@@ -29,9 +29,6 @@ import alttcp_test_lib as lib  # noqa: E402
 A, B = lib.A_ADDR, lib.B_ADDR
 PORT = 8500
 TCPI_OPT_TIMESTAMPS, TCPI_OPT_WSCALE = 1, 4
-# MSS 1460, SACK permitted, timestamps (TSval 1000), NOP, window scale 7.
-SYN_OPTS = (lib.MSS_1460 + b"\x04\x02\x08\x0a" + struct.pack("!II", 1000, 0)
-            + b"\x01\x03\x03\x07")
 
 net = lib.NetPair("sc")
 peer = lib.RawPeer(net)
@@ -116,46 +113,97 @@ def listener_survives_flood():
         lib.check(stat("SyncookiesRecv") >= 1, "no cookie came back")
 
 
-def cookie_keeps_options():
-    """syncookies 2: a raw handshake; the SYN-ACK is a cookie, no
-    half-open connection is kept, and the accepted socket has the SYN's
-    MSS, window scale and timestamps."""
-    setting("syncookies", 2)
-    lsk = listener(PORT + 1)
-    peer.drain()
-    peer.send(lib.Seg(30001, PORT + 1, 5000, 0, "S", options=SYN_OPTS))
-    sa = peer.expect(lambda s: s.sport == PORT + 1 and s.dport == 30001 and
-                     s.flags == "SA")
-    lib.check(sa is not None, "no SYN-ACK")
-    lib.check_eq(half_open(PORT + 1), [], "half-open connections kept")
-    tsval = None
-    opts = sa.options
-    i = 0
+def syn_opts(wscale):
+    """MSS 1460, SACK permitted, timestamps (TSval 1000), window scale."""
+    return (lib.MSS_1460 + b"\x04\x02\x08\x0a" + struct.pack("!II", 1000, 0)
+            + b"\x01\x03\x03" + bytes([wscale]))
+
+
+def tsval_of(seg):
+    opts, i = seg.options, 0
     while i < len(opts):
-        kind = opts[i]
-        if kind in (0, 1):
+        if opts[i] in (0, 1):
             i += 1
             continue
-        if kind == 8:
-            tsval = struct.unpack("!I", opts[i + 2:i + 6])[0]
+        if opts[i] == 8:
+            return struct.unpack("!I", opts[i + 2:i + 6])[0]
         i += opts[i + 1]
-    lib.check(tsval is not None, "no timestamps in the SYN-ACK")
-    ack = lib.Seg(30001, PORT + 1, 5001, sa.seq + 1, "PA", window=1000,
-                  options=b"\x01\x01\x08\x0a" + struct.pack("!II", 1010,
-                                                            tsval),
-                  load=b"first")
+    raise AssertionError("no timestamps in %r" % seg)
+
+
+def cookie_handshake(port, sport, wscale):
+    """syncookies 2: a raw handshake whose SYN offers wscale; returns the
+    accepted socket and the SYN-ACK."""
+    setting("syncookies", 2)
+    lsk = listener(port)
+    peer.drain()
+    peer.send(lib.Seg(sport, port, 5000, 0, "S", options=syn_opts(wscale)))
+    sa = peer.expect(lambda s: s.sport == port and s.dport == sport and
+                     s.flags == "SA")
+    lib.check(sa is not None, "no SYN-ACK")
+    lib.check_eq(half_open(port), [], "half-open connections kept")
+    ack = lib.Seg(sport, port, 5001, sa.seq + 1, "PA", window=1000,
+                  options=b"\x01\x01\x08\x0a" + struct.pack(
+                      "!II", 1010, tsval_of(sa)), load=b"first")
     peer.send(ack)
     app, _ = lsk.accept()
     lib.on_exit(app.close)
     app.settimeout(lib.scaled(5))
     lib.check_eq(app.recv(5), b"first", "data of the handshake's ACK")
-    info = app.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-    options, wscales = info[5], info[6]
-    snd_mss = struct.unpack_from("I", info, 16)[0]
+    return app, sa
+
+
+def tcp_info(sock):
+    """(options, snd_wscale, snd_mss, rtt_us) from TCP_INFO."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return (info[5], info[6] & 0xf, struct.unpack_from("I", info, 16)[0],
+            struct.unpack_from("I", info, 68)[0])
+
+
+def cookie_keeps_options():
+    """syncookies 2: no half-open connection is kept, and the accepted
+    socket has the SYN's MSS, window scale and timestamps."""
+    app, _ = cookie_handshake(PORT + 1, 30001, 7)
+    options, wscale, snd_mss, _ = tcp_info(app)
     lib.check(options & TCPI_OPT_TIMESTAMPS, "timestamps not in use")
     lib.check(options & TCPI_OPT_WSCALE, "window scaling not in use")
-    lib.check_eq(wscales & 0xf, 7, "the peer's window scale")
+    lib.check_eq(wscale, 7, "the peer's window scale")
     lib.check_eq(snd_mss, 1460 - 12, "MSS to the peer (less timestamps)")
+
+
+def cookie_wscale_above_14():
+    """A window scale above 14 counts as 14 (RFC 7323 2.3), through a
+    cookie too: not as none, nor spilling into the TSval's other bits."""
+    app, sa = cookie_handshake(PORT + 7, 30007, 15)
+    _, wscale, _, _ = tcp_info(app)
+    lib.check_eq(wscale, 14, "the peer's window scale")
+
+
+def repeated_syn_no_rtt_sample():
+    """Karn's rule for the handshake: after a SYN-ACK sent again for a
+    repeated SYN, the ACK gives no RTT sample (it would count the time
+    the client waited before repeating it)."""
+    port, sport = PORT + 8, 30008
+    setting("syncookies", 1)
+    lsk = listener(port)
+    peer.drain()
+    syn = lib.Seg(sport, port, 7000, 0, "S", options=lib.MSS_1460)
+    peer.send(syn)
+    sa = peer.expect(lambda s: s.dport == sport and s.flags == "SA")
+    lib.check(sa is not None, "no SYN-ACK")
+    # As if that SYN-ACK was lost; before its own retransmission (1 s),
+    # which would rule the sample out anyway.
+    time.sleep(0.6)
+    peer.send(syn)
+    sa2 = peer.expect(lambda s: s.dport == sport and s.flags == "SA")
+    lib.check(sa2 is not None, "no SYN-ACK to the repeated SYN")
+    peer.send(lib.Seg(sport, port, 7001, sa.seq + 1, "A"))
+    app, _ = lsk.accept()
+    lib.on_exit(app.close)
+    rtt_us = tcp_info(app)[3]
+    print("# tcpi_rtt after the handshake: %d us" % rtt_us)
+    lib.check(rtt_us < 300000, "the handshake's RTT sample counted the "
+              "repeated SYN's wait: %d us" % rtt_us)
 
 
 def requests_are_light():
@@ -352,6 +400,25 @@ def accept_queue_full_keeps_request():
     lib.check_eq(addr, (B, sports[-1]), "accepted fourth")
 
 
+def synack_follows_listener_mark():
+    """A request's SYN-ACK leaves with the listener's SO_MARK (routing
+    and firewall rules key on it), as the socket's own segments do."""
+    port, sport, mark = PORT + 9, 30009, 0x2a
+    lsk = listener(port)
+    lsk.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, mark)
+    net.a.nft("output", "tcp sport %d tcp flags & (syn | ack) == "
+              "(syn | ack) meta mark %d counter" % (port, mark),
+              table="alttcp_mark")
+    lib.on_exit(lambda: net.a.nft_flush("alttcp_mark"))
+    peer.drain()
+    peer.send(lib.Seg(sport, port, 100, 0, "S", options=lib.MSS_1460))
+    sa = peer.expect(lambda s: s.dport == sport and s.flags == "SA")
+    lib.check(sa is not None, "no SYN-ACK")
+    rules = net.a.run("nft", "list", "table", "ip", "alttcp_mark")
+    lib.check("packets 1 " in rules, "SYN-ACK without the listener's "
+              "mark:\n%s" % rules)
+
+
 def forged_ack_reset():
     """An ACK no cookie made gets a reset, and nothing is created."""
     setting("syncookies", 1)
@@ -382,5 +449,8 @@ lib.run_cases([
     ("listener_survives_flood", listener_survives_flood),
     ("flood_while_serving", flood_while_serving),
     ("cookie_keeps_options", cookie_keeps_options),
+    ("cookie_wscale_above_14", cookie_wscale_above_14),
+    ("repeated_syn_no_rtt_sample", repeated_syn_no_rtt_sample),
+    ("synack_follows_listener_mark", synack_follows_listener_mark),
     ("forged_ack_reset", forged_ack_reset),
 ], timeout=90)
