@@ -345,9 +345,11 @@ static void alttcp_close(struct sock *sk, long timeout)
 	if (sk->sk_state == TCP_CLOSE) {
 		goto adjudge;
 	} else if (unread) {
-		/* RFC 2525 2.17: unread data means the peer lost some. */
-		alttcp_set_state(sk, TCP_CLOSE);
+		/* RFC 2525 2.17: unread data means the peer lost some.
+		 * The RST goes first: CLOSE gives an autobound port back.
+		 */
 		alttcp_send_active_rst(sk, sk->sk_allocation);
+		alttcp_set_state(sk, TCP_CLOSE);
 	} else if (sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime) {
 		alttcp_disconnect(sk, 0);
 	} else {
@@ -364,8 +366,8 @@ adjudge:
 	sock_orphan(sk);
 	/* Too many already: reset rather than linger (as Linux). */
 	if (sk->sk_state != TCP_CLOSE && alttcp_too_many_orphans(sk)) {
-		alttcp_set_state(sk, TCP_CLOSE);
 		alttcp_send_active_rst(sk, sk->sk_allocation);
+		alttcp_set_state(sk, TCP_CLOSE);
 	}
 	if (sk->sk_state != TCP_CLOSE) {
 		atomic_inc(&alttcp_pernet(sock_net(sk))->orphans);

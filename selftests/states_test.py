@@ -235,6 +235,26 @@ def case_rst_in_established():
     lib.check(st in (None, "CLOSED"), "row after RST: %s" % st)
 
 
+def case_close_unread_resets_peer():
+    """RFC 2525 2.17: a client that closes with data unread resets the
+    connection; the RST must carry the connection's ports, though closing
+    gives the client's automatic port back (the Linux peer sees
+    ECONNRESET, not a connection left open)."""
+    c, p, local = established_with_linux(8010)
+    p.sendall(b"unread" * 100)
+    time.sleep(0.3)             # in c's receive queue
+    c.close()
+    try:
+        p.settimeout(5)
+        got = p.recv(10)
+        raise AssertionError("peer read %r, not ECONNRESET" % got)
+    except ConnectionResetError:
+        pass
+    except socket.timeout:
+        raise AssertionError("peer saw no RST within 5 s")
+    p.close()
+
+
 def case(fn):
     """Runs fn with the case's nftables rules removed afterwards."""
     def run():
@@ -258,4 +278,6 @@ lib.run_cases([
      case(case_fin_wait_1_fin_ack_to_time_wait)),
     ("simultaneous_open", case(case_simultaneous_open)),
     ("rst_in_established_econnreset", case(case_rst_in_established)),
+    ("close_with_unread_data_resets_peer",
+     case(case_close_unread_resets_peer)),
 ], timeout=60)
