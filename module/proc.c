@@ -5,8 +5,9 @@
  * One line per listener, connection, request and TIME_WAIT entry, read
  * from the tables under RCU (process context). The columns are a contract
  * (Documentation/alttcp.rst): scripts parse them, so add new ones only at
- * the end. Fields of a live connection are read without its lock: a line
- * is a snapshot, each number current when printed.
+ * the end. Sequence numbers are shown to the entry's owner and to
+ * CAP_NET_ADMIN only. Fields of a live connection are read without its
+ * lock: a line is a snapshot, each number current when printed.
  */
 #include <linux/proc_fs.h>
 #include <linux/rculist.h>
@@ -225,6 +226,19 @@ static void alttcp_seq_stop(struct seq_file *seq, void *v)
 	rcu_read_unlock();
 }
 
+/*
+ * Sequence numbers are what an off-path attacker needs to inject into a
+ * connection (RFC 6528): only the entry's owner and those with
+ * CAP_NET_ADMIN over the namespace see them, judged by who opened the
+ * file; others read 0.
+ */
+static bool alttcp_proc_shows_seq(struct seq_file *seq, kuid_t owner)
+{
+	return uid_eq(owner, seq->file->f_cred->fsuid) ||
+	       file_ns_capable(seq->file, seq_file_net(seq)->user_ns,
+			       CAP_NET_ADMIN);
+}
+
 static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
 			     unsigned int slot)
 {
@@ -234,7 +248,9 @@ static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
 	char local[24], remote[24];
 	unsigned int timer_ms;
 	enum alttcp_timer_kind timer = alttcp_timer_next(sk, &timer_ms);
+	kuid_t uid = sock_i_uid(sk);
 	u32 txq, rxq;
+	bool shown;
 
 	snprintf(local, sizeof(local), "%pI4:%u", &inet->inet_rcv_saddr,
 		 ntohs(inet->inet_sport));
@@ -248,18 +264,20 @@ static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
 		rxq = alttcp_unread(sk);
 		txq = READ_ONCE(ask->write_seq) - READ_ONCE(ask->snd_una);
 	}
+	shown = alttcp_proc_shows_seq(seq, uid);
 	seq_printf(seq, ALTTCP_ROW_FMT, slot, local, remote,
-		   alttcp_state_name(state), ask->snd_una, ask->snd_nxt,
-		   ask->rcv_nxt, ask->snd_wnd, ask->rcv_wnd, ask->cwnd,
+		   alttcp_state_name(state), shown ? ask->snd_una : 0,
+		   shown ? ask->snd_nxt : 0, shown ? ask->rcv_nxt : 0,
+		   ask->snd_wnd, ask->rcv_wnd, ask->cwnd,
 		   ask->srtt_us / 1000, ask->rto_ms, ask->retransmits,
 		   alttcp_timer_names[timer], timer_ms, txq, rxq,
-		   from_kuid_munged(seq_user_ns(seq), sock_i_uid(sk)),
-		   sock_i_ino(sk));
+		   from_kuid_munged(seq_user_ns(seq), uid), sock_i_ino(sk));
 }
 
 static void alttcp_show_tw(struct seq_file *seq, struct alttcp_tw *tw,
 			   unsigned int slot)
 {
+	bool shown = alttcp_proc_shows_seq(seq, tw->uid);
 	char local[24], remote[24];
 
 	snprintf(local, sizeof(local), "%pI4:%u", &tw->saddr,
@@ -267,7 +285,8 @@ static void alttcp_show_tw(struct seq_file *seq, struct alttcp_tw *tw,
 	snprintf(remote, sizeof(remote), "%pI4:%u", &tw->daddr,
 		 ntohs(tw->dport));
 	seq_printf(seq, ALTTCP_ROW_FMT, slot, local, remote, "TIME_WAIT",
-		   tw->snd_nxt, tw->snd_nxt, tw->rcv_nxt, 0,
+		   shown ? tw->snd_nxt : 0, shown ? tw->snd_nxt : 0,
+		   shown ? tw->rcv_nxt : 0, 0,
 		   (u32)tw->rcv_wnd << tw->rcv_wscale, 0,
 		   0, 0, 0, "time_wait", alttcp_tw_remaining_ms(tw), 0, 0,
 		   from_kuid_munged(seq_user_ns(seq), tw->uid), 0UL);
@@ -279,13 +298,16 @@ static void alttcp_show_req(struct seq_file *seq, struct alttcp_request *req,
 {
 	char local[24], remote[24];
 	s64 left = ktime_ms_delta(READ_ONCE(req->deadline), ktime_get());
+	bool shown;
 
 	snprintf(local, sizeof(local), "%pI4:%u", &req->laddr,
 		 ntohs(req->lport));
 	snprintf(remote, sizeof(remote), "%pI4:%u", &req->raddr,
 		 ntohs(req->rport));
+	shown = alttcp_proc_shows_seq(seq, req->uid);
 	seq_printf(seq, ALTTCP_ROW_FMT, slot, local, remote, "SYN_RECEIVED",
-		   req->iss, req->iss + 1, req->irs + 1, 0, req->rcv_wnd, 0,
+		   shown ? req->iss : 0, shown ? req->iss + 1 : 0,
+		   shown ? req->irs + 1 : 0, 0, req->rcv_wnd, 0,
 		   0, alttcp_request_rto_ms(req), READ_ONCE(req->retransmits),
 		   "retransmit", (u32)max_t(s64, left, 0), 0, 0,
 		   from_kuid_munged(seq_user_ns(seq), req->uid), 0UL);
