@@ -258,6 +258,7 @@ struct alttcp_sock {
 	   ts_ok:1,		/* timestamps negotiated (RFC 7323) */
 	   orphan_counted:1;	/* counted in alttcp_net.orphans */
 	u32 ts_recent;		/* the peer's TSval to echo */
+	u32 ts_off;		/* added to the clock in our TSvals */
 	u32 iss_ts;		/* our TSval when the connection began */
 	u64 bytes_acked;	/* for TCP_INFO */
 	u64 bytes_received;
@@ -358,6 +359,7 @@ struct alttcp_request {
 	u32 iss;
 	u32 rcv_wnd;		/* offered in the SYN-ACK, never scaled */
 	u32 ts_recent;		/* the peer's TSval to echo */
+	u32 ts_off;		/* added to the clock in our TSvals */
 	u32 iss_ts;		/* our TSval in the first SYN-ACK */
 	u32 synack_us;		/* when the first SYN-ACK left */
 	u32 last_oow_ack_ms;	/* answer to a repeated SYN, rate-limited */
@@ -427,6 +429,12 @@ static inline u32 alttcp_now_ms(void)
 	return (u32)ktime_to_ms(ktime_get());
 }
 
+/* Our TSval now (RFC 7323): the clock, offset per pair of hosts. */
+static inline u32 alttcp_tsval(const struct alttcp_sock *ask)
+{
+	return alttcp_now_ms() + ask->ts_off;
+}
+
 /* table.c */
 u32 alttcp_hash_port(const struct net *net, __be16 port);
 u32 alttcp_hash4(const struct net *net, __be32 laddr, __be16 lport,
@@ -475,6 +483,7 @@ void alttcp_handshake_rtt(struct sock *sk);
 
 /* output.c */
 u32 alttcp_isn(__be32 saddr, __be32 daddr, __be16 sport, __be16 dport);
+u32 alttcp_ts_offset(__be32 saddr, __be32 daddr);
 void alttcp_init_isn_secret(void);
 int alttcp_send_syn(struct sock *sk);
 int alttcp_send_synack(struct sock *sk);

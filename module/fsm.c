@@ -288,7 +288,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
 		u32 acked = cb->ack_seq - ask->snd_una;
 		u32 ts_floor = ask->iss_ts;
-		u32 echo_ms = alttcp_now_ms() - cb->tsecr;
+		u32 echo_ms = alttcp_tsval(ask) - cb->tsecr;
 		bool sampled;
 
 		ask->snd_una = cb->ack_seq;

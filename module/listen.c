@@ -166,6 +166,7 @@ static void alttcp_listen_send_cookie(struct sock *lsk, struct sk_buff *skb,
 		.ts_ok = cb->saw_tstamp && alttcp_offer_timestamps(lsk),
 		.ts_recent = cb->tsval,
 		.adv_mss = adv_mss,
+		.ts_off = alttcp_ts_offset(cb->daddr, cb->saddr),
 		.cookie = 1,
 	};
 	u16 mss;
@@ -175,8 +176,8 @@ static void alttcp_listen_send_cookie(struct sock *lsk, struct sk_buff *skb,
 	WRITE_ONCE(alttcp_sk(lsk)->cookie_jiffies, jiffies ?: 1);
 	ALTTCP_INC_STATS(sock_net(lsk), ALTTCP_MIB_SYNCOOKIESSENT);
 	alttcp_send_synack_req(lsk, &req,
-			       alttcp_cookie_tsval(alttcp_now_ms(), cb->wscale,
-						   false));
+			       alttcp_cookie_tsval(alttcp_now_ms() + req.ts_off,
+						   cb->wscale, false));
 }
 
 /*
@@ -267,7 +268,8 @@ bool alttcp_child_from_request(struct sock *lsk,
 	ask->max_window = ask->snd_wnd;
 	ask->snd_wl1 = cb->seq;
 	ask->snd_wl2 = cb->ack_seq;
-	ask->iss_ts = req->iss_ts ?: alttcp_now_ms();
+	ask->ts_off = req->ts_off;
+	ask->iss_ts = req->cookie ? alttcp_tsval(ask) : req->iss_ts;
 	ask->rcv_tstamp_ms = alttcp_now_ms();
 	if (!req->cookie) {
 		ask->syn_tx_us = req->synack_us;
@@ -316,6 +318,7 @@ static bool alttcp_listen_cookie_ack(struct sock *lsk, struct sk_buff *skb)
 		.iss = cb->ack_seq - 1,
 		.rcv_wnd = min_t(u32, alttcp_receive_window(lsk), 65535U),
 		.snd_wscale = 0xff,
+		.ts_off = alttcp_ts_offset(cb->daddr, cb->saddr),
 		.cookie = 1,
 	};
 	unsigned long sent = READ_ONCE(lask->cookie_jiffies);

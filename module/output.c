@@ -19,10 +19,24 @@
 #include "trace.h"
 
 static siphash_key_t alttcp_isn_key __read_mostly;
+static siphash_key_t alttcp_ts_key __read_mostly;
 
 void alttcp_init_isn_secret(void)
 {
 	get_random_bytes(&alttcp_isn_key, sizeof(alttcp_isn_key));
+	get_random_bytes(&alttcp_ts_key, sizeof(alttcp_ts_key));
+}
+
+/*
+ * What a connection adds to the clock in its TSvals, so that they do not
+ * tell the uptime (Linux's tsoffset). Keyed by the two addresses only:
+ * successive connections between two hosts keep one clock, which PAWS
+ * and TIME_WAIT reuse rely on (Linux 6.1 draws one per connection).
+ */
+u32 alttcp_ts_offset(__be32 saddr, __be32 daddr)
+{
+	return siphash_2u32((__force u32)saddr, (__force u32)daddr,
+			    &alttcp_ts_key);
 }
 
 /* RFC 6528: ISN = M + F(4-tuple, secret), M a clock ticking every ~4 us. */
@@ -192,7 +206,7 @@ static unsigned int alttcp_ts_option(const struct alttcp_sock *ask, u8 *opts,
 	opts[1] = TCPOPT_NOP;
 	opts[2] = TCPOPT_TIMESTAMP;
 	opts[3] = TCPOLEN_TIMESTAMP;
-	put_unaligned_be32(alttcp_now_ms(), opts + 4);
+	put_unaligned_be32(alttcp_tsval(ask), opts + 4);
 	/* TSecr is 0 unless the ACK bit is set (RFC 7323 3.2). */
 	put_unaligned_be32(ack ? ask->ts_recent : 0, opts + 8);
 	return TCPOLEN_TSTAMP_ALIGNED;
@@ -236,7 +250,7 @@ static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
 {
 	/* TSecr is 0 unless the ACK bit is set (RFC 7323 3.2). */
 	return alttcp_put_syn_options(opts, ask->adv_mss, offer_ts,
-				      alttcp_now_ms(),
+				      alttcp_tsval(ask),
 				      ack ? ask->ts_recent : 0,
 				      offer_wscale ? ask->rcv_wscale : -1);
 }
@@ -278,7 +292,7 @@ void alttcp_send_req_ack(struct sock *lsk, const struct alttcp_request *req)
 		opts[1] = TCPOPT_NOP;
 		opts[2] = TCPOPT_TIMESTAMP;
 		opts[3] = TCPOLEN_TIMESTAMP;
-		put_unaligned_be32(alttcp_now_ms(), opts + 4);
+		put_unaligned_be32(alttcp_now_ms() + req->ts_off, opts + 4);
 		put_unaligned_be32(req->ts_recent, opts + 8);
 		optlen = TCPOLEN_TSTAMP_ALIGNED;
 	}
@@ -300,7 +314,7 @@ static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool ts,
 		return -ENOBUFS;
 	if (!ask->retransmits) {
 		ask->syn_tx_us = (u32)ktime_to_us(ktime_get());
-		ask->iss_ts = alttcp_now_ms();
+		ask->iss_ts = alttcp_tsval(ask);
 	}
 	optlen = alttcp_syn_options(ask, opts, ts, wscale, flags & TCPHDR_ACK);
 	return alttcp_emit(sock_net(sk), sk, NULL, skb, inet->inet_saddr,
@@ -426,7 +440,7 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 		c = skb_clone(skb, GFP_ATOMIC);
 	if (!c)
 		return -ENOBUFS;
-	cb->tx_ts = alttcp_now_ms();
+	cb->tx_ts = alttcp_tsval(ask);
 	if (ask->ts_ok)
 		optlen = alttcp_ts_option(ask, opts, true);
 	err = alttcp_emit(sock_net(sk), sk, NULL, c, inet->inet_saddr,

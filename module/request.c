@@ -125,6 +125,7 @@ void alttcp_request_create(struct sock *lsk, struct sk_buff *skb,
 	req->rport = th->source;
 	req->irs = cb->seq;
 	req->iss = alttcp_isn(cb->daddr, cb->saddr, th->dest, th->source);
+	req->ts_off = alttcp_ts_offset(cb->daddr, cb->saddr);
 	req->rcv_wnd = min_t(u32, alttcp_receive_window(lsk), 65535U);
 	/* Timestamps when both SYNs carry them (RFC 7323 3.2). */
 	req->ts_ok = cb->saw_tstamp && alttcp_offer_timestamps(lsk);
@@ -134,7 +135,7 @@ void alttcp_request_create(struct sock *lsk, struct sk_buff *skb,
 	req->snd_wscale = cb->wscale;
 	req->uid = lsk->sk_uid;
 	req->synack_us = (u32)ktime_to_us(ktime_get());
-	req->iss_ts = alttcp_now_ms();
+	req->iss_ts = alttcp_now_ms() + req->ts_off;
 	req->deadline = ktime_add_ms(ktime_get(), alttcp_request_rto_ms(req));
 
 	h = alttcp_hash4(net, req->laddr, req->lport, req->raddr, req->rport);
@@ -217,7 +218,8 @@ void alttcp_request_rcv(struct sock *lsk, struct alttcp_request *req,
 		if (alttcp_req_may_ack(net, req, skb, false)) {
 			ALTTCP_INC_STATS(net, ALTTCP_MIB_RETRANSSEGS);
 			req->resent = 1;
-			alttcp_send_synack_req(lsk, req, alttcp_now_ms());
+			alttcp_send_synack_req(lsk, req, alttcp_now_ms() +
+					       req->ts_off);
 		}
 		goto drop;
 	}
@@ -297,7 +299,7 @@ void alttcp_request_timer(struct sock *lsk)
 		}
 		WRITE_ONCE(req->retransmits, req->retransmits + 1);
 		ALTTCP_INC_STATS(net, ALTTCP_MIB_RETRANSSEGS);
-		alttcp_send_synack_req(lsk, req, alttcp_now_ms());
+		alttcp_send_synack_req(lsk, req, alttcp_now_ms() + req->ts_off);
 		WRITE_ONCE(req->deadline,
 			   ktime_add_ms(now, alttcp_request_rto_ms(req)));
 		next = min(next, req->deadline);

@@ -194,6 +194,7 @@ static int alttcp_connect(struct sock *sk, struct sockaddr *uaddr,
 		sk_dst_reset(sk);
 		return err;
 	}
+	ask->ts_off = alttcp_ts_offset(inet->inet_saddr, inet->inet_daddr);
 	ask->iss = alttcp_isn(inet->inet_saddr, inet->inet_daddr,
 			      inet->inet_sport, inet->inet_dport);
 	ask->snd_una = ask->iss;

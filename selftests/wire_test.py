@@ -384,6 +384,46 @@ def case_isn_unpredictable():
               "to %08x: not forward" % (first, second))
 
 
+def tsval_of(seg):
+    v = options(seg).get(8)
+    lib.check(v is not None and len(v) == 8, "no timestamps in %r" % seg)
+    return struct.unpack("!I", v[:4])[0]
+
+
+def case_tsval_hides_uptime():
+    """TSvals are the clock plus a secret offset (as Linux's tsoffset):
+    they do not tell the uptime. alttcp keys the offset by the two
+    addresses, so two connections between the same hosts share one clock
+    (PAWS across successive connections relies on it); Linux 6.1 draws
+    one per connection, so that part is checked on alttcp only."""
+    with open("/proc/uptime") as f:
+        uptime_ms = int(float(f.read().split()[0]) * 1000)
+    cap = Capture()
+    c1, p1 = tested_client_to_linux(8261)
+    time.sleep(0.2)
+    c2, p2 = tested_client_to_linux(8262)
+    s, lc = linux_client_to_tested(8263)
+    pkts, _ = cap.stop()
+    syn1 = find(pkts, "first SYN", lambda t: t.dport == 8261 and
+                t.flags == "S")
+    syn2 = find(pkts, "second SYN", lambda t: t.dport == 8262 and
+                t.flags == "S")
+    sa = find(pkts, "SYN-ACK", lambda t: t.sport == 8263 and
+              t.flags == "SA")
+    ts1, ts2, ts3 = tsval_of(syn1), tsval_of(syn2), tsval_of(sa)
+    print("# uptime %d ms; TSvals %d, %d (0.2 s later), SYN-ACK %d" %
+          (uptime_ms, ts1, ts2, ts3))
+    for ts in (ts1, ts3):
+        lib.check(dist(ts, uptime_ms) > 10000, "TSval %d is the uptime "
+                  "(%d ms)" % (ts, uptime_ms))
+    step = (ts2 - ts1) & 0xffffffff
+    if lib.IS_ALTTCP:
+        lib.check(150 <= step <= 5000, "TSvals of two connections between "
+                  "the same hosts are %d ms apart, 0.2 s later" % step)
+    for sk in (c1, p1, c2, p2, s, lc):
+        sk.close()
+
+
 # -- 5 -----------------------------------------------------------------------
 
 def case_rst_for_unmatched_segment():
@@ -514,6 +554,7 @@ lib.run_cases([
     ("mss_option_follows_route_mtu",
      with_mtu(case_mss_option_follows_route_mtu)),
     ("isn_unpredictable", case_isn_unpredictable),
+    ("tsval_hides_uptime", case_tsval_hides_uptime),
     ("rst_for_unmatched_segment", case_rst_for_unmatched_segment),
     ("accept_backlog_full_drops_syn", case_accept_backlog_full_drops_syn),
     ("listen_backlog_zero_accepts", case_listen_backlog_zero_accepts),
