@@ -118,6 +118,9 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_LISTENDROPS,
 	ALTTCP_MIB_ACKSKIPPEDSYNRECV,
 	ALTTCP_MIB_RCVCOLLAPSED,
+	ALTTCP_MIB_DROPSOCKETFILTER,
+	ALTTCP_MIB_DROPXFRMPOLICY,
+	ALTTCP_MIB_DROPCONNTRACK,
 	ALTTCP_MIB_MAX
 };
 
@@ -148,7 +151,6 @@ struct alttcp_net {
 	spinlock_t lock;		/* writers of the tables */
 	struct hlist_head *ehash;	/* connections, by 4-tuple */
 	struct hlist_head *lhash;	/* listeners, by local port */
-	struct hlist_head *bhash;	/* reserved local ports */
 	struct hlist_head *twhash;	/* TIME_WAIT entries, by 4-tuple */
 	struct hlist_head *twphash;	/* the same, by local port */
 	struct hlist_head *rqhash;	/* request entries, by 4-tuple */
@@ -313,9 +315,9 @@ struct alttcp_sock {
 
 	/* tables */
 	struct hlist_node hash_node;	/* ehash or lhash */
-	struct hlist_node bind_node;	/* bhash while port_holder is set */
 	bool hashed;
 	struct alttcp_port_holder *port_holder;	/* port.c */
+	struct sock *holder_sk;		/* its socket, while listening */
 };
 
 static inline struct alttcp_sock *alttcp_sk(const struct sock *sk)
@@ -337,6 +339,8 @@ struct alttcp_tw {
 	u16 rcv_wnd;		/* advertised, already scaled down */
 	u8 rcv_wscale;		/* its shift, for procfs */
 	kuid_t uid;
+	int bound_dev_if;	/* the socket's SO_BINDTODEVICE */
+	int l3mdev;		/* and its VRF, for bind conflicts */
 	u32 last_oow_ack_ms;	/* ackrate.c */
 	bool hashed;
 	struct hrtimer timer;
@@ -443,21 +447,26 @@ int alttcp_tables_init(struct alttcp_net *an);
 void alttcp_tables_exit(struct alttcp_net *an);
 struct sock *alttcp_lookup_established(struct net *net, __be32 saddr,
 				       __be16 sport, __be32 daddr,
-				       __be16 dport);
-struct sock *alttcp_lookup_listener(struct net *net, __be32 daddr,
-				    __be16 dport);
-bool alttcp_port_bound(struct net *net, __be16 port);
+				       __be16 dport, int dif, int sdif);
 int alttcp_ehash_insert(struct sock *sk);
 void alttcp_ehash_remove(struct sock *sk);
 int alttcp_lhash_insert(struct sock *sk);
 void alttcp_lhash_remove(struct sock *sk);
-void alttcp_bhash_insert(struct sock *sk);
-void alttcp_bhash_remove(struct sock *sk);
 
 /* port.c */
 int alttcp_port_reserve(struct sock *sk, __be32 addr, __be16 port);
 void alttcp_port_release(struct sock *sk);
+int alttcp_port_listen(struct sock *sk, int backlog);
+void alttcp_port_unlisten(struct sock *sk);
+struct sock *alttcp_port_listener(struct net *net, struct sk_buff *skb,
+				  __be32 saddr, __be16 sport,
+				  __be32 daddr, __be16 dport, int doff,
+				  int dif, int sdif, bool *ours);
 void alttcp_port_exit(void);
+
+/* conntrack.c */
+unsigned int alttcp_ct_confirm(struct sk_buff *skb);
+void alttcp_ct_exit(void);
 
 /* input.c */
 int alttcp_input_init_net(struct net *net);
@@ -528,13 +537,14 @@ static inline bool alttcp_timer_pending(const struct sock *sk,
 
 /* timewait.c */
 void alttcp_tw_create(struct sock *sk);
-struct alttcp_tw *alttcp_tw_lookup(struct net *net, __be32 saddr,
-				   __be16 sport, __be32 daddr, __be16 dport);
+struct alttcp_tw *alttcp_tw_lookup(struct net *net, int dif, int sdif,
+				   __be32 saddr, __be16 sport, __be32 daddr,
+				   __be16 dport);
 bool alttcp_tw_rcv(struct net *net, struct alttcp_tw *tw,
 		   struct sk_buff *skb);
 void alttcp_tw_put(struct alttcp_tw *tw);
 void alttcp_tw_flush(struct net *net);
-bool alttcp_tw_port_used(struct net *net, __be32 addr, __be16 port);
+bool alttcp_tw_port_used(struct sock *sk, __be32 addr, __be16 port);
 unsigned int alttcp_tw_remaining_ms(const struct alttcp_tw *tw);
 
 /* ackrate.c */

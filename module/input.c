@@ -5,16 +5,19 @@
  * other packet pass to Linux untouched.
  *
  * Softirq, under rcu_read_lock (netfilter holds it). A segment is alttcp's
- * when it matches one of its connections, TIME_WAIT entries or listeners,
- * or is addressed to a port alttcp holds. It is validated (checksum, data
- * offset, options, flags) before anything trusts it; a bad one is counted
- * and dropped.
+ * when it matches one of its connections, TIME_WAIT entries or listeners
+ * by address, port and device, as Linux's own demux would match it; any
+ * other goes to Linux untouched. It is validated (checksum, data offset,
+ * options, flags) before anything trusts it, and the host's policy
+ * (conntrack, IPsec, socket filters) asked as for Linux TCP; a refused
+ * one is counted and dropped.
  */
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <net/ip.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/tcp.h>
+#include <net/xfrm.h>
 
 #include "alttcp.h"
 #include "trace.h"
@@ -92,16 +95,14 @@ static enum alttcp_verdict alttcp_parse_options(const struct tcphdr *th,
 }
 
 /*
- * Checks the segment and fills its control block. On return skb->data is
- * the TCP header; the caller pulls it. RFC 9293 3.10.7 and RFC 5961.
+ * The header's length, and the checksum: before anything reads the
+ * segment. On return skb->data is the TCP header, header in the linear
+ * part. RFC 9293 3.10.7.
  */
-static enum alttcp_verdict alttcp_validate(struct sk_buff *skb)
+static enum alttcp_verdict alttcp_check_header(struct sk_buff *skb)
 {
-	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
-	const struct iphdr *iph = ip_hdr(skb);
 	const struct tcphdr *th;
 	unsigned int doff;
-	u8 flags;
 
 	if (!pskb_may_pull(skb, sizeof(*th)))
 		return ALTTCP_BAD_DOFF;
@@ -114,10 +115,20 @@ static enum alttcp_verdict alttcp_validate(struct sk_buff *skb)
 	if (skb_checksum_init(skb, IPPROTO_TCP, inet_compute_pseudo) ||
 	    skb_checksum_complete(skb))
 		return ALTTCP_BAD_CSUM;
-	th = tcp_hdr(skb);
-	iph = ip_hdr(skb);
+	return ALTTCP_OK;
+}
 
-	flags = ((const u8 *)th)[13];
+/*
+ * Flags and options checked, the control block filled (it overwrites
+ * IP's, which the policy checks read: they come first). RFC 5961.
+ */
+static enum alttcp_verdict alttcp_fill_cb(struct sk_buff *skb)
+{
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	const struct iphdr *iph = ip_hdr(skb);
+	const struct tcphdr *th = tcp_hdr(skb);
+	u8 flags = ((const u8 *)th)[13];
+
 	if (!(flags & (TCPHDR_SYN | TCPHDR_ACK | TCPHDR_RST | TCPHDR_FIN)) ||
 	    (flags & (TCPHDR_SYN | TCPHDR_FIN)) == (TCPHDR_SYN | TCPHDR_FIN) ||
 	    (flags & (TCPHDR_SYN | TCPHDR_RST)) == (TCPHDR_SYN | TCPHDR_RST))
@@ -128,12 +139,27 @@ static enum alttcp_verdict alttcp_validate(struct sk_buff *skb)
 	cb->saddr = iph->saddr;
 	cb->daddr = iph->daddr;
 	cb->seq = ntohl(th->seq);
-	cb->end_seq = cb->seq + th->syn + th->fin + skb->len - doff;
+	cb->end_seq = cb->seq + th->syn + th->fin + skb->len - th->doff * 4;
 	cb->ack_seq = ntohl(th->ack_seq);
 	cb->window = ntohs(th->window);
 	cb->flags = flags;
 	cb->retransmitted = 0;
 	return ALTTCP_OK;
+}
+
+/*
+ * The host's say on a segment for sk, asked as Linux TCP asks it: IPsec
+ * input policy, then sk_filter() (socket filter, cgroup BPF ingress,
+ * LSM), which may trim the payload. sk is NULL for a TIME_WAIT entry:
+ * policy only. Returns 0 or the drop reason.
+ */
+static int alttcp_policy_check(struct sock *sk, struct sk_buff *skb)
+{
+	if (!xfrm4_policy_check(sk, XFRM_POLICY_IN, skb))
+		return ALTTCP_MIB_DROPXFRMPOLICY;
+	if (sk && sk_filter_trim_cap(sk, skb, tcp_hdr(skb)->doff * 4))
+		return ALTTCP_MIB_DROPSOCKETFILTER;
+	return 0;
 }
 
 /*
@@ -181,18 +207,50 @@ static void alttcp_deliver(struct sock *sk, struct sk_buff *skb)
 	bh_unlock_sock(sk);
 }
 
+/*
+ * Whose is the segment? An alttcp connection's or TIME_WAIT entry's by
+ * 4-tuple and device, else the listener's that Linux's own lookup picks
+ * when that is one of our holders (port.c). th is a copy of the header.
+ */
+static bool alttcp_demux(struct net *net, struct sk_buff *skb,
+			 const struct tcphdr *th, int dif, int sdif,
+			 struct sock **skp, struct alttcp_tw **twp)
+{
+	const struct iphdr *iph = ip_hdr(skb);
+	unsigned int ihl = ip_hdrlen(skb);
+	bool ours;
+
+	*skp = alttcp_lookup_established(net, iph->saddr, th->source,
+					 iph->daddr, th->dest, dif, sdif);
+	if (*skp)
+		return true;
+	*twp = alttcp_tw_lookup(net, dif, sdif, iph->saddr, th->source,
+				iph->daddr, th->dest);
+	if (*twp)
+		return true;
+	/* SO_REUSEPORT programs read the segment from its TCP header. */
+	__skb_pull(skb, ihl);
+	skb_reset_transport_header(skb);
+	*skp = alttcp_port_listener(net, skb, iph->saddr, th->source,
+				    iph->daddr, th->dest, th->doff * 4, dif,
+				    sdif, &ours);
+	__skb_push(skb, ihl);
+	return ours;
+}
+
 static unsigned int alttcp_nf_local_in(void *priv, struct sk_buff *skb,
 				       const struct nf_hook_state *state)
 {
 	struct net *net = state->net;
 	const struct iphdr *iph = ip_hdr(skb);
-	enum alttcp_mib_field reason;
+	int reason, dif, sdif;
+	struct alttcp_tw *tw = NULL;
+	struct sock *sk = NULL;
 	__be32 saddr, daddr;
 	struct tcphdr _th;
 	const struct tcphdr *th;
 	enum alttcp_verdict v;
-	struct alttcp_tw *tw;
-	struct sock *sk;
+	bool ours;
 
 	if (iph->protocol != IPPROTO_TCP || ip_is_fragment(iph))
 		return NF_ACCEPT;
@@ -203,53 +261,67 @@ static unsigned int alttcp_nf_local_in(void *priv, struct sk_buff *skb,
 		_th = *th;
 	saddr = iph->saddr;
 	daddr = iph->daddr;
-
-	sk = alttcp_lookup_established(net, iph->saddr, th->source,
-				       iph->daddr, th->dest);
-	tw = sk ? NULL : alttcp_tw_lookup(net, iph->saddr, th->source,
-					 iph->daddr, th->dest);
-	if (!sk && !tw) {
-		sk = alttcp_lookup_listener(net, iph->daddr, th->dest);
-		if (!sk && !alttcp_port_bound(net, th->dest))
-			return NF_ACCEPT;	/* Linux's, not ours */
-	}
+	/* From IP's control block, which ours overwrites later. */
+	dif = inet_iif(skb);
+	sdif = inet_sdif(skb);
+	if (!alttcp_demux(net, skb, &_th, dif, sdif, &sk, &tw))
+		return NF_ACCEPT;	/* Linux's, not ours */
 
 	/* Ours from here on: the skb is consumed. */
 	ALTTCP_INC_STATS(net, ALTTCP_MIB_INSEGS);
 	if (skb->pkt_type != PACKET_HOST)
 		goto drop_other;
-	__skb_pull(skb, ip_hdrlen(skb));
-	skb_reset_transport_header(skb);
-	v = alttcp_validate(skb);
-	if (v != ALTTCP_OK) {
-		reason = (enum alttcp_mib_field)v;
-		ALTTCP_INC_STATS(net, ALTTCP_MIB_INERRS);
-		if (v == ALTTCP_BAD_CSUM)
-			ALTTCP_INC_STATS(net, ALTTCP_MIB_INCSUMERRORS);
+	if (alttcp_ct_confirm(skb) != NF_ACCEPT) {
+		reason = ALTTCP_MIB_DROPCONNTRACK;
 		goto drop;
 	}
-	__skb_pull(skb, tcp_hdr(skb)->doff * 4);
-	skb_dst_drop(skb);
-	nf_reset_ct(skb);
+	__skb_pull(skb, ip_hdrlen(skb));
+	skb_reset_transport_header(skb);
+	v = alttcp_check_header(skb);
+	if (v != ALTTCP_OK)
+		goto bad;
+	reason = alttcp_policy_check(sk, skb);
+	if (reason)
+		goto drop;
+	v = alttcp_fill_cb(skb);
+	if (v != ALTTCP_OK)
+		goto bad;
 
 	if (tw) {
 		bool reuse = alttcp_tw_rcv(net, tw, skb);
 
 		alttcp_tw_put(tw);
+		tw = NULL;
 		if (!reuse)
 			goto drop_quiet;
-		sk = alttcp_lookup_listener(net, ALTTCP_SKB_CB(skb)->daddr,
-					    tcp_hdr(skb)->dest);
+		sk = alttcp_port_listener(net, skb, saddr, _th.source, daddr,
+					  _th.dest, _th.doff * 4, dif, sdif,
+					  &ours);
+		/* The listener's turn to say, as for any SYN. */
+		reason = sk ? alttcp_policy_check(sk, skb) : 0;
+		if (reason || (sk && alttcp_fill_cb(skb) != ALTTCP_OK)) {
+			alttcp_count_drop(net, skb, reason ?: ALTTCP_MIB_DROPOTHER);
+			goto drop_quiet;
+		}
 	}
 	if (!sk) {
 		alttcp_count_drop(net, skb, ALTTCP_MIB_DROPNOSOCKET);
 		alttcp_send_reset_reply(net, skb);
 		goto drop_quiet;
 	}
+	__skb_pull(skb, tcp_hdr(skb)->doff * 4);
+	skb_dst_drop(skb);
+	nf_reset_ct(skb);
 	alttcp_deliver(sk, skb);
 	sock_put(sk);
 	return NF_STOLEN;
 
+bad:
+	reason = v;
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_INERRS);
+	if (v == ALTTCP_BAD_CSUM)
+		ALTTCP_INC_STATS(net, ALTTCP_MIB_INCSUMERRORS);
+	goto drop;
 drop_other:
 	reason = ALTTCP_MIB_DROPOTHER;
 drop:
@@ -265,12 +337,16 @@ drop_quiet:
 	return NF_STOLEN;
 }
 
-/* After the filter table, so a firewall rule applies to alttcp too. */
+/*
+ * Last before conntrack confirms its entry (a step alttcp_ct_confirm()
+ * then does), so every table and chain at LOCAL_IN sees alttcp's
+ * segments as it sees Linux TCP's.
+ */
 static const struct nf_hook_ops alttcp_nf_ops = {
 	.hook = alttcp_nf_local_in,
 	.pf = NFPROTO_IPV4,
 	.hooknum = NF_INET_LOCAL_IN,
-	.priority = NF_IP_PRI_FILTER + 1,
+	.priority = NF_IP_PRI_CONNTRACK_CONFIRM - 1,
 };
 
 int alttcp_input_init_net(struct net *net)

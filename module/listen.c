@@ -355,8 +355,11 @@ static bool alttcp_listen_redirect(struct sock *lsk, struct sk_buff *skb)
 	struct sock *sk;
 
 	rcu_read_lock();
+	/* IP's control block is gone: the device the segment came in on
+	 * is all we have, which a child of lsk, bound as lsk is, matches.
+	 */
 	sk = alttcp_lookup_established(sock_net(lsk), cb->saddr, th->source,
-				       cb->daddr, th->dest);
+				       cb->daddr, th->dest, skb->skb_iif, 0);
 	rcu_read_unlock();
 	if (!sk)
 		return false;
@@ -463,6 +466,7 @@ void alttcp_listen_stop(struct sock *lsk)
 	struct alttcp_sock *ask, *tmp;
 	LIST_HEAD(victims);
 
+	alttcp_port_unlisten(lsk);
 	alttcp_set_state(lsk, TCP_CLOSE);
 	alttcp_request_purge(lsk);
 	spin_lock_bh(&lask->queue_lock);

@@ -135,6 +135,7 @@ out_protosw:
 	inet_unregister_protosw(&alttcp_protosw);
 	unregister_pernet_subsys(&alttcp_net_ops);
 	alttcp_port_exit();
+	alttcp_ct_exit();
 	rcu_barrier();
 out_proto:
 	proto_unregister(&alttcp_prot);
@@ -150,6 +151,7 @@ static void __exit alttcp_exit(void)
 	inet_unregister_protosw(&alttcp_protosw);
 	unregister_pernet_subsys(&alttcp_net_ops);
 	alttcp_port_exit();
+	alttcp_ct_exit();
 	/* Timer callbacks (softirq) finish within a grace period; sockets
 	 * are freed after one, from the proto's cache.
 	 */

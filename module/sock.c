@@ -42,7 +42,7 @@ void alttcp_init_private(struct sock *sk)
 	INIT_LIST_HEAD(&ask->syn_queue);
 	INIT_LIST_HEAD(&ask->accept_queue);
 	INIT_LIST_HEAD(&ask->child_node);
-	INIT_HLIST_NODE(&ask->bind_node);
+	ask->holder_sk = NULL;
 	alttcp_timer_init(sk);
 	ask->rto_ms = ALTTCP_RTO_INIT_MS;
 	ask->rcv_mss = ALTTCP_MSS_DEFAULT;
@@ -125,7 +125,7 @@ static int alttcp_bind(struct socket *sock, struct sockaddr *uaddr,
 	/* As Linux: a TIME_WAIT on the port needs SO_REUSEADDR. */
 	err = -EADDRINUSE;
 	if (port && !sk->sk_reuse &&
-	    alttcp_tw_port_used(net, sin->sin_addr.s_addr, sin->sin_port))
+	    alttcp_tw_port_used(sk, sin->sin_addr.s_addr, sin->sin_port))
 		goto out;
 	err = alttcp_port_reserve(sk, sin->sin_addr.s_addr, sin->sin_port);
 	if (err)
@@ -282,7 +282,7 @@ static int alttcp_listen(struct socket *sock, int backlog)
 		goto out;
 	if (sk->sk_state == TCP_LISTEN) {
 		WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
-		err = 0;
+		err = alttcp_port_listen(sk, backlog);
 		goto out;
 	}
 	if (sk->sk_state != TCP_CLOSE)
@@ -292,13 +292,18 @@ static int alttcp_listen(struct socket *sock, int backlog)
 		if (err)
 			goto out;
 	}
+	err = alttcp_port_listen(sk, backlog);
+	if (err)
+		goto out;
 	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
 	alttcp_state_store(sk, TCP_LISTEN);
 	err = alttcp_lhash_insert(sk);
-	if (err)
+	if (err) {
 		alttcp_state_store(sk, TCP_CLOSE);
-	else
+		alttcp_port_unlisten(sk);
+	} else {
 		alttcp_trace_state(sk, TCP_CLOSE, TCP_LISTEN);
+	}
 out:
 	release_sock(sk);
 	return err;

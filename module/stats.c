@@ -68,6 +68,9 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_LISTENDROPS] = "ListenDrops",
 	[ALTTCP_MIB_ACKSKIPPEDSYNRECV] = "AckSkippedSynRecv",
 	[ALTTCP_MIB_RCVCOLLAPSED] = "RcvCollapsed",
+	[ALTTCP_MIB_DROPSOCKETFILTER] = "DropSocketFilter",
+	[ALTTCP_MIB_DROPXFRMPOLICY] = "DropXfrmPolicy",
+	[ALTTCP_MIB_DROPCONNTRACK] = "DropConntrack",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

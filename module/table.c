@@ -12,6 +12,7 @@
 #include <linux/jhash.h>
 #include <linux/mm.h>
 #include <linux/rculist.h>
+#include <net/inet_sock.h>
 #include <net/sock.h>
 
 #include "alttcp.h"
@@ -35,14 +36,13 @@ int alttcp_tables_init(struct alttcp_net *an)
 	spin_lock_init(&an->lock);
 	an->ehash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->ehash), GFP_KERNEL);
 	an->lhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->lhash), GFP_KERNEL);
-	an->bhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->bhash), GFP_KERNEL);
 	an->twhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->twhash),
 			      GFP_KERNEL);
 	an->twphash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->twphash),
 			       GFP_KERNEL);
 	an->rqhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->rqhash),
 			      GFP_KERNEL);
-	if (!an->ehash || !an->lhash || !an->bhash || !an->twhash ||
+	if (!an->ehash || !an->lhash || !an->twhash ||
 	    !an->twphash || !an->rqhash) {
 		alttcp_tables_exit(an);
 		return -ENOMEM;
@@ -54,7 +54,6 @@ void alttcp_tables_exit(struct alttcp_net *an)
 {
 	kvfree(an->ehash);
 	kvfree(an->lhash);
-	kvfree(an->bhash);
 	kvfree(an->twhash);
 	kvfree(an->twphash);
 	kvfree(an->rqhash);
@@ -69,10 +68,13 @@ static bool alttcp_match4(const struct sock *sk, __be32 laddr, __be16 lport,
 	       inet->inet_daddr == raddr && inet->inet_dport == rport;
 }
 
-/* saddr/sport are the segment's source: the remote end. */
+/*
+ * saddr/sport are the segment's source: the remote end; dif/sdif the
+ * device it came in on and, under a VRF, the enslaved one.
+ */
 struct sock *alttcp_lookup_established(struct net *net, __be32 saddr,
 				       __be16 sport, __be32 daddr,
-				       __be16 dport)
+				       __be16 dport, int dif, int sdif)
 {
 	struct alttcp_net *an = alttcp_pernet(net);
 	struct alttcp_sock *ask;
@@ -81,51 +83,14 @@ struct sock *alttcp_lookup_established(struct net *net, __be32 saddr,
 	hlist_for_each_entry_rcu(ask, &an->ehash[h], hash_node) {
 		struct sock *sk = &ask->inet.sk;
 
+		/* As Linux's inet_match(): the device too, if bound. */
 		if (alttcp_match4(sk, daddr, dport, saddr, sport) &&
+		    inet_sk_bound_dev_eq(net, READ_ONCE(sk->sk_bound_dev_if),
+					 dif, sdif) &&
 		    refcount_inc_not_zero(&sk->sk_refcnt))
 			return sk;
 	}
 	return NULL;
-}
-
-/* A listener bound to daddr beats one bound to INADDR_ANY. */
-struct sock *alttcp_lookup_listener(struct net *net, __be32 daddr,
-				    __be16 dport)
-{
-	struct alttcp_net *an = alttcp_pernet(net);
-	struct sock *best = NULL;
-	struct alttcp_sock *ask;
-
-	hlist_for_each_entry_rcu(ask, &an->lhash[alttcp_hash_port(net, dport)],
-				 hash_node) {
-		struct sock *sk = &ask->inet.sk;
-		__be32 bound = inet_sk(sk)->inet_rcv_saddr;
-
-		if (inet_sk(sk)->inet_sport != dport)
-			continue;
-		if (bound == daddr) {
-			best = sk;
-			break;
-		}
-		if (bound == htonl(INADDR_ANY) && !best)
-			best = sk;
-	}
-	if (best && !refcount_inc_not_zero(&best->sk_refcnt))
-		best = NULL;
-	return best;
-}
-
-bool alttcp_port_bound(struct net *net, __be16 port)
-{
-	struct alttcp_net *an = alttcp_pernet(net);
-	struct alttcp_sock *ask;
-
-	hlist_for_each_entry_rcu(ask, &an->bhash[alttcp_hash_port(net, port)],
-				 bind_node) {
-		if (inet_sk(&ask->inet.sk)->inet_sport == port)
-			return true;
-	}
-	return false;
 }
 
 /* Fails with -EADDRNOTAVAIL when the 4-tuple is taken. */
@@ -183,22 +148,10 @@ int alttcp_lhash_insert(struct sock *sk)
 {
 	struct net *net = sock_net(sk);
 	struct alttcp_net *an = alttcp_pernet(net);
-	__be16 port = inet_sk(sk)->inet_sport;
-	__be32 addr = inet_sk(sk)->inet_rcv_saddr;
-	u32 h = alttcp_hash_port(net, port);
-	struct alttcp_sock *ask;
+	u32 h = alttcp_hash_port(net, inet_sk(sk)->inet_sport);
 
+	/* No conflict check: the port's holder listening was it (port.c). */
 	spin_lock_bh(&an->lock);
-	hlist_for_each_entry(ask, &an->lhash[h], hash_node) {
-		struct inet_sock *o = inet_sk(&ask->inet.sk);
-
-		if (o->inet_sport == port &&
-		    (o->inet_rcv_saddr == addr || !o->inet_rcv_saddr ||
-		     !addr)) {
-			spin_unlock_bh(&an->lock);
-			return -EADDRINUSE;
-		}
-	}
 	sock_hold(sk);
 	hlist_add_head_rcu(&alttcp_sk(sk)->hash_node, &an->lhash[h]);
 	alttcp_sk(sk)->hashed = true;
@@ -212,22 +165,3 @@ void alttcp_lhash_remove(struct sock *sk)
 	alttcp_hash_remove(sk);
 }
 
-void alttcp_bhash_insert(struct sock *sk)
-{
-	struct net *net = sock_net(sk);
-	struct alttcp_net *an = alttcp_pernet(net);
-	u32 h = alttcp_hash_port(net, inet_sk(sk)->inet_sport);
-
-	spin_lock_bh(&an->lock);
-	hlist_add_head_rcu(&alttcp_sk(sk)->bind_node, &an->bhash[h]);
-	spin_unlock_bh(&an->lock);
-}
-
-void alttcp_bhash_remove(struct sock *sk)
-{
-	struct alttcp_net *an = alttcp_pernet(sock_net(sk));
-
-	spin_lock_bh(&an->lock);
-	hlist_del_init_rcu(&alttcp_sk(sk)->bind_node);
-	spin_unlock_bh(&an->lock);
-}

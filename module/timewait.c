@@ -103,6 +103,8 @@ void alttcp_tw_create(struct sock *sk)
 	tw->rcv_wnd = min_t(u32, ask->rcv_wnd >> ask->rcv_wscale, 65535U);
 	tw->rcv_wscale = ask->rcv_wscale;
 	tw->uid = sock_i_uid(sk);
+	tw->bound_dev_if = READ_ONCE(sk->sk_bound_dev_if);
+	tw->l3mdev = inet_sk_bound_l3mdev(sk);
 	hrtimer_init(&tw->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 	tw->timer.function = alttcp_tw_timer_fn;
 
@@ -120,8 +122,9 @@ void alttcp_tw_create(struct sock *sk)
 }
 
 /* saddr/sport: the segment's source, the remote end. */
-struct alttcp_tw *alttcp_tw_lookup(struct net *net, __be32 saddr,
-				   __be16 sport, __be32 daddr, __be16 dport)
+struct alttcp_tw *alttcp_tw_lookup(struct net *net, int dif, int sdif,
+				   __be32 saddr, __be16 sport, __be32 daddr,
+				   __be16 dport)
 {
 	struct alttcp_net *an = alttcp_pernet(net);
 	u32 h = alttcp_tw_hash(net, daddr, dport, saddr, sport);
@@ -130,6 +133,7 @@ struct alttcp_tw *alttcp_tw_lookup(struct net *net, __be32 saddr,
 	hlist_for_each_entry_rcu(tw, &an->twhash[h], node) {
 		if (tw->saddr == daddr && tw->sport == dport &&
 		    tw->daddr == saddr && tw->dport == sport &&
+		    inet_sk_bound_dev_eq(net, tw->bound_dev_if, dif, sdif) &&
 		    refcount_inc_not_zero(&tw->refcnt))
 			return tw;
 	}
@@ -185,16 +189,23 @@ bool alttcp_tw_rcv(struct net *net, struct alttcp_tw *tw, struct sk_buff *skb)
 }
 
 /* Is a TIME_WAIT entry using this local address and port? */
-bool alttcp_tw_port_used(struct net *net, __be32 addr, __be16 port)
+bool alttcp_tw_port_used(struct sock *sk, __be32 addr, __be16 port)
 {
+	struct net *net = sock_net(sk);
 	struct alttcp_net *an = alttcp_pernet(net);
+	int dev = READ_ONCE(sk->sk_bound_dev_if);
+	int l3mdev = inet_sk_bound_l3mdev(sk);
 	struct alttcp_tw *tw;
 	bool used = false;
 
 	rcu_read_lock();
 	hlist_for_each_entry_rcu(tw, &an->twphash[alttcp_hash_port(net, port)],
 				 port_node) {
-		if (tw->sport == port &&
+		/* As Linux's bind conflicts: ports are per L3 domain (VRF),
+		 * and sockets bound to different devices do not collide.
+		 */
+		if (tw->sport == port && tw->l3mdev == l3mdev &&
+		    (!dev || !tw->bound_dev_if || dev == tw->bound_dev_if) &&
 		    (!addr || !tw->saddr || tw->saddr == addr)) {
 			used = true;
 			break;
