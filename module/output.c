@@ -165,15 +165,20 @@ static int alttcp_emit(struct net *net, struct sock *sk,
 	ip_select_ident(net, skb, sk);
 	skb->protocol = htons(ETH_P_IP);
 	if (sk || lsk) {
-		skb->priority = (sk ?: lsk)->sk_priority;
-		skb->mark = (sk ?: lsk)->sk_mark;
+		/* Owned, as Linux TCP's are: owner and cgroup matches,
+		 * cgroup BPF egress and net_cls see whose it is. A SYN-ACK
+		 * is its listener's, where Linux's owner match looks.
+		 */
+		skb_set_owner_w(skb, sk ?: lsk);
+		skb->priority = skb->sk->sk_priority;
+		skb->mark = skb->sk->sk_mark;
 	}
 	ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTSEGS);
 	if (flags & TCPHDR_RST) {
 		ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTRSTS);
 		trace_alttcp_rst_send(saddr, sport, daddr, dport, seq, ack);
 	}
-	return ip_local_out(net, sk, skb);
+	return ip_local_out(net, skb->sk, skb);
 
 no_route:
 	kfree_skb(skb);

@@ -44,6 +44,8 @@ static void alttcp_port_copy_opts(struct sock *sk, struct sock *hsk)
 	hsk->sk_reuse = sk->sk_reuse;
 	hsk->sk_reuseport = sk->sk_reuseport;
 	hsk->sk_bound_dev_if = READ_ONCE(sk->sk_bound_dev_if);
+	inet_sk(hsk)->freebind = inet_sk(sk)->freebind;
+	inet_sk(hsk)->transparent = inet_sk(sk)->transparent;
 }
 
 static LLIST_HEAD(alttcp_port_garbage);
@@ -88,16 +90,16 @@ int alttcp_port_reserve(struct sock *sk, __be32 addr, __be16 port)
 	err = kernel_bind(sock, (struct sockaddr *)&sin, sizeof(sin));
 	if (err)
 		goto out_release;
-	if (!port) {
-		err = kernel_getsockname(sock, (struct sockaddr *)&sin);
-		if (err < 0)
-			goto out_release;
-		port = sin.sin_port;
-	}
+	/* The port bind() chose, or a cgroup bind4 program did. */
+	err = kernel_getsockname(sock, (struct sockaddr *)&sin);
+	if (err < 0)
+		goto out_release;
 	h->sock = sock;
 	ask->port_holder = h;
-	inet_sk(sk)->inet_num = ntohs(port);
-	inet_sk(sk)->inet_sport = port;
+	inet_sk(sk)->inet_num = ntohs(sin.sin_port);
+	inet_sk(sk)->inet_sport = sin.sin_port;
+	inet_sk(sk)->inet_rcv_saddr = sin.sin_addr.s_addr;
+	inet_sk(sk)->inet_saddr = sin.sin_addr.s_addr;
 	return 0;
 
 out_release:

@@ -60,6 +60,10 @@ static int alttcp_init_sock(struct sock *sk)
 	ask->mss = ALTTCP_MSS_DEFAULT;
 	ask->rcv_wscale = alttcp_pick_wscale(sock_net(sk));
 	sock_set_flag(sk, SOCK_RCU_FREE);
+	/* Sent segments are owned (output.c): their freeing must not wake
+	 * writers, whose space is the write queue's (as Linux TCP).
+	 */
+	sock_set_flag(sk, SOCK_USE_WRITE_QUEUE);
 	alttcp_mem_sock_init(sk);
 	sk->sk_write_space = alttcp_write_space;
 	/* No buffer autotuning: start where Linux's would usually grow to. */
@@ -99,11 +103,20 @@ static int alttcp_bind(struct socket *sock, struct sockaddr *uaddr,
 	struct sock *sk = sock->sk;
 	struct net *net = sock_net(sk);
 	struct inet_sock *inet = inet_sk(sk);
+	u32 bpf_flags = 0;
 	unsigned short port;
 	int err;
 
 	if (addr_len < sizeof(*sin))
 		return -EINVAL;
+	/* First, as inet_bind(): the socket's cgroup bind4 programs may
+	 * refuse or rewrite. The holder's bind runs them again, as a TCP
+	 * socket's (port.c), so rules written for TCP hold for us too.
+	 */
+	err = BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, CGROUP_INET4_BIND,
+						 &bpf_flags);
+	if (err)
+		return err;
 	if (sin->sin_family != AF_INET &&
 	    (sin->sin_family != AF_UNSPEC ||
 	     sin->sin_addr.s_addr != htonl(INADDR_ANY)))
@@ -115,6 +128,7 @@ static int alttcp_bind(struct socket *sock, struct sockaddr *uaddr,
 		return -EADDRNOTAVAIL;
 	port = ntohs(sin->sin_port);
 	if (port && inet_port_requires_bind_service(net, port) &&
+	    !(bpf_flags & BIND_NO_CAP_NET_BIND_SERVICE) &&
 	    !ns_capable(net->user_ns, CAP_NET_BIND_SERVICE))
 		return -EACCES;
 
@@ -130,8 +144,9 @@ static int alttcp_bind(struct socket *sock, struct sockaddr *uaddr,
 	err = alttcp_port_reserve(sk, sin->sin_addr.s_addr, sin->sin_port);
 	if (err)
 		goto out;
-	inet->inet_rcv_saddr = sin->sin_addr.s_addr;
-	inet->inet_saddr = sin->sin_addr.s_addr;
+	/* Set by alttcp_port_reserve() from the holder's: a cgroup bind4
+	 * program may have rewritten the address or port.
+	 */
 	if (inet->inet_rcv_saddr)
 		sk->sk_userlocks |= SOCK_BINDADDR_LOCK;
 	if (port)
@@ -142,6 +157,16 @@ static int alttcp_bind(struct socket *sock, struct sockaddr *uaddr,
 out:
 	release_sock(sk);
 	return err;
+}
+
+/* Before connect: cgroup BPF connect4 programs may refuse or rewrite. */
+static int alttcp_pre_connect(struct sock *sk, struct sockaddr *uaddr,
+			      int addr_len)
+{
+	if (addr_len < sizeof(struct sockaddr_in))
+		return -EINVAL;
+	sock_owned_by_me(sk);
+	return BPF_CGROUP_RUN_PROG_INET4_CONNECT(sk, uaddr);
 }
 
 /* proto.connect, under lock_sock from inet_stream_connect(). */
@@ -819,6 +844,7 @@ struct proto alttcp_prot = {
 	.name = "ALTTCP",
 	.owner = THIS_MODULE,
 	.close = alttcp_close,
+	.pre_connect = alttcp_pre_connect,
 	.connect = alttcp_connect,
 	.disconnect = alttcp_disconnect,
 	.accept = alttcp_accept,
