@@ -60,6 +60,10 @@
 #define ALTTCP_INIT_CWND	10U	/* segments, RFC 6928 */
 #define ALTTCP_BUF_DEFAULT	BIT(20)	/* initial send/receive buffer */
 #define ALTTCP_SKB_MAX		16384U	/* payload of one queued skb */
+#define ALTTCP_MTU_PROBING	0U	/* Linux's tcp_mtu_probing */
+#define ALTTCP_BASE_MSS		1024U	/* Linux's tcp_base_mss */
+#define ALTTCP_MTU_PROBE_FLOOR	48U	/* Linux's tcp_mtu_probe_floor */
+#define ALTTCP_RETRIES1		3U	/* Linux's tcp_retries1 */
 
 /* Counters of /proc/net/alttcp_stats; names in stats.c, same order. */
 enum alttcp_mib_field {
@@ -121,6 +125,12 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_DROPSOCKETFILTER,
 	ALTTCP_MIB_DROPXFRMPOLICY,
 	ALTTCP_MIB_DROPCONNTRACK,
+	ALTTCP_MIB_INICMPS,
+	ALTTCP_MIB_ICMPCSUMERRORS,
+	ALTTCP_MIB_OUTOFWINDOWICMPS,
+	ALTTCP_MIB_ICMPIGNORED,
+	ALTTCP_MIB_PMTUUPDATES,
+	ALTTCP_MIB_MTUPROBEREDUCTIONS,
 	ALTTCP_MIB_MAX
 };
 
@@ -144,6 +154,9 @@ struct alttcp_params {
 	unsigned int orphan_retries;
 	unsigned int syncookies;
 	unsigned int max_syn_backlog;
+	unsigned int mtu_probing;
+	unsigned int base_mss;
+	unsigned int mtu_probe_floor;
 };
 
 /* Per network namespace state; reached through net_generic(). */
@@ -196,7 +209,10 @@ struct alttcp_skb_cb {
 #define TCPHDR_ACK 0x10
 #define TCPHDR_URG 0x20
 
-#define ALTTCP_TIMER_DEFERRED	0	/* bit: timer fired while owned */
+/* Bits of alttcp_sock.atomic_flags: work release_cb does for softirq. */
+#define ALTTCP_TIMER_DEFERRED	0	/* timer fired while owned */
+#define ALTTCP_MTU_REDUCED_DEFERRED 1	/* ICMP frag needed while owned */
+#define ALTTCP_ICMP_ERR_DEFERRED 2	/* ICMP error in SYN-SENT, owned */
 
 /*
  * The deadlines of a connection; one hrtimer serves them all, set to the
@@ -244,6 +260,9 @@ struct alttcp_sock {
 	u16 peer_mss;		/* the peer's MSS option, or the default */
 	u16 adv_mss;		/* MSS option we send */
 	u16 user_mss;		/* TCP_MAXSEG, 0 if unset */
+	u32 mtu_info;		/* MTU of the latest ICMP frag needed (icmp.c) */
+	u32 pmtu_cookie;	/* path MTU the MSS was last synced to */
+	u32 mtup_low;		/* MTU probing: an MTU known to get through */
 	u16 keepidle_s;		/* TCP_KEEPIDLE, 0: the namespace default */
 	u16 keepintvl_s;	/* TCP_KEEPINTVL, 0: the namespace default */
 	u8 keepcnt;		/* TCP_KEEPCNT, 0: the namespace default */
@@ -258,7 +277,8 @@ struct alttcp_sock {
 	   destroyed:1,
 	   time_wait:1,		/* handed over to a TIME_WAIT entry */
 	   ts_ok:1,		/* timestamps negotiated (RFC 7323) */
-	   orphan_counted:1;	/* counted in alttcp_net.orphans */
+	   orphan_counted:1,	/* counted in alttcp_net.orphans */
+	   mtup_enabled:1;	/* MTU probing: the MSS is held to mtup_low */
 	u32 ts_recent;		/* the peer's TSval to echo */
 	u32 ts_off;		/* added to the clock in our TSvals */
 	u32 iss_ts;		/* our TSval when the connection began */
@@ -510,6 +530,10 @@ void alttcp_push(struct sock *sk);
 void alttcp_queue_fin(struct sock *sk);
 int alttcp_retransmit_head(struct sock *sk);
 void alttcp_sync_mss(struct sock *sk);
+struct dst_entry *alttcp_sk_dst(struct sock *sk);
+u32 alttcp_mtu_to_mss(const struct sock *sk, u32 mtu);
+u32 alttcp_mss_to_mtu(const struct sock *sk, u32 mss);
+void alttcp_resend_resized(struct sock *sk);
 bool alttcp_offer_timestamps(const struct sock *sk);
 
 /* timer.c */
@@ -591,6 +615,14 @@ static inline bool alttcp_ofo_empty(const struct sock *sk)
 	return RB_EMPTY_ROOT(&alttcp_sk(sk)->ofo_root);
 }
 
+/* icmp.c */
+int alttcp_icmp_init_net(struct net *net);
+void alttcp_icmp_exit_net(struct net *net);
+void alttcp_mtu_reduced(struct sock *sk);
+void alttcp_mtu_probing(struct sock *sk);
+void alttcp_mtup_init(struct sock *sk);
+void alttcp_icmp_release(struct sock *sk);
+
 /* sock.c */
 void alttcp_init_private(struct sock *sk);
 bool alttcp_too_many_orphans(struct sock *sk);
@@ -606,6 +638,8 @@ int alttcp_setsockopt_congestion(sockptr_t optval, unsigned int optlen);
 /* request.c */
 int alttcp_request_init(void);
 void alttcp_request_exit(void);
+struct sock *alttcp_request_listener(struct net *net, __be32 laddr,
+				     __be16 lport, __be32 raddr, __be16 rport);
 struct alttcp_request *alttcp_request_lookup(struct sock *lsk,
 					     const struct sk_buff *skb);
 void alttcp_request_create(struct sock *lsk, struct sk_buff *skb,
@@ -614,6 +648,8 @@ void alttcp_request_rcv(struct sock *lsk, struct alttcp_request *req,
 			struct sk_buff *skb);
 void alttcp_request_timer(struct sock *lsk);
 void alttcp_request_purge(struct sock *lsk);
+void alttcp_request_icmp(struct sock *lsk, __be32 laddr, __be16 lport,
+			 __be32 raddr, __be16 rport, u32 seq, bool abort);
 u32 alttcp_request_rto_ms(const struct alttcp_request *req);
 
 /* listen.c */

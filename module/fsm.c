@@ -186,6 +186,7 @@ void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 		ask->snd_wscale = 0;
 		ask->rcv_wscale = 0;
 	}
+	alttcp_mtup_init(sk);
 	alttcp_sync_mss(sk);
 	ask->cwnd = ALTTCP_INIT_CWND * ask->mss;
 	ask->ssthresh = U32_MAX;
@@ -283,8 +284,11 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		alttcp_challenge_ack(sk);
 		return false;
 	}
-	/* The peer answers: zero-window probes are not going unheard. */
+	/* The peer answers: zero-window probes are not going unheard, and
+	 * an ICMP error heard before (icmp.c) was not the last word.
+	 */
 	ask->probes_out = 0;
+	WRITE_ONCE(sk->sk_err_soft, 0);
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
 		u32 acked = cb->ack_seq - ask->snd_una;
 		u32 ts_floor = ask->iss_ts;

@@ -39,8 +39,13 @@ static int __net_init alttcp_net_init(struct net *net)
 	err = alttcp_input_init_net(net);
 	if (err)
 		goto out_sysctl;
+	err = alttcp_icmp_init_net(net);
+	if (err)
+		goto out_input;
 	return 0;
 
+out_input:
+	alttcp_input_exit_net(net);
 out_sysctl:
 	alttcp_sysctl_exit_net(net);
 out_proc:
@@ -60,6 +65,7 @@ out_tables:
  */
 static void __net_exit alttcp_net_exit(struct net *net)
 {
+	alttcp_icmp_exit_net(net);
 	alttcp_input_exit_net(net);
 	alttcp_abort_all(net);
 	alttcp_tw_flush(net);

@@ -93,6 +93,15 @@ static u16 alttcp_window_field(struct sock *sk, bool syn)
 }
 
 /*
+ * DF as IP_MTU_DISCOVER says (ip_dont_fragment(), as Linux's
+ * ip_queue_xmit()); always on for a reply that no socket sends.
+ */
+static __be16 alttcp_df(const struct sock *sk, const struct dst_entry *dst)
+{
+	return !sk || ip_dont_fragment(sk, dst) ? htons(IP_DF) : 0;
+}
+
+/*
  * Writes the TCP header and IP header in front of skb->data and sends.
  * sk owns the segment, or is NULL; then lsk, if set, is the listener whose
  * bound device, mark and priority the segment (a SYN-ACK) follows.
@@ -157,7 +166,7 @@ static int alttcp_emit(struct net *net, struct sock *sk,
 	iph->version = 4;
 	iph->ihl = 5;
 	iph->tos = tos;
-	iph->frag_off = htons(IP_DF);
+	iph->frag_off = alttcp_df(sk ?: lsk, skb_dst(skb));
 	iph->ttl = ip4_dst_hoplimit(skb_dst(skb));
 	iph->protocol = IPPROTO_TCP;
 	iph->saddr = saddr;
@@ -457,22 +466,146 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 	return net_xmit_eval(err);
 }
 
-/* Payload per segment: the peer's MSS, the route's MTU, TCP_MAXSEG. */
+/*
+ * The socket's route, looked up again when the cached one went stale (a
+ * lower path MTU learnt from ICMP makes it so); NULL without a route.
+ * Socket locked.
+ */
+struct dst_entry *alttcp_sk_dst(struct sock *sk)
+{
+	struct inet_sock *inet = inet_sk(sk);
+	struct dst_entry *dst = __sk_dst_check(sk, 0);
+	struct flowi4 fl4;
+	struct rtable *rt;
+
+	if (dst)
+		return dst;
+	rt = ip_route_output_ports(sock_net(sk), &fl4, sk, inet->inet_daddr,
+				   inet->inet_saddr, inet->inet_dport,
+				   inet->inet_sport, IPPROTO_TCP,
+				   RT_CONN_FLAGS(sk), sk->sk_bound_dev_if);
+	if (IS_ERR(rt))
+		return NULL;
+	sk_setup_caps(sk, &rt->dst);
+	return &rt->dst;
+}
+
+/* TCP and IP headers of a segment: 40 bytes, and timestamps if in use. */
+static u32 alttcp_header_len(const struct alttcp_sock *ask)
+{
+	return sizeof(struct iphdr) + sizeof(struct tcphdr) +
+	       (ask->ts_ok ? TCPOLEN_TSTAMP_ALIGNED : 0);
+}
+
+/*
+ * Payload per segment: the peer's MSS, the path MTU, TCP_MAXSEG, and
+ * while MTU probing holds it down (icmp.c), the size known to get
+ * through. The MSS counts data only (RFC 6691): options come out of it.
+ */
 void alttcp_sync_mss(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	struct dst_entry *dst = __sk_dst_get(sk);
+	struct dst_entry *dst = alttcp_sk_dst(sk);
 	u32 mss = ask->peer_mss ? ask->peer_mss : ALTTCP_MSS_DEFAULT;
+	u32 mtu = dst ? dst_mtu(dst) : 0;
 
-	if (dst)
-		mss = min_t(u32, mss, dst_mtu(dst) - sizeof(struct iphdr) -
+	ask->pmtu_cookie = mtu;
+	if (mtu && ask->mtup_enabled)
+		mtu = min_t(u32, mtu, ask->mtup_low);
+	/* An IPv4 MTU is at least 68, so this does not wrap. */
+	if (mtu)
+		mss = min_t(u32, mss, mtu - sizeof(struct iphdr) -
 				      sizeof(struct tcphdr));
 	if (ask->user_mss)
 		mss = min_t(u32, mss, ask->user_mss);
-	/* The MSS counts data only (RFC 6691): options come out of it. */
 	if (ask->ts_ok)
 		mss -= TCPOLEN_TSTAMP_ALIGNED;
 	ask->mss = max_t(u32, mss, ALTTCP_MSS_MIN);
+}
+
+/* MTU probing's conversions between an MTU and the MSS it allows. */
+u32 alttcp_mtu_to_mss(const struct sock *sk, u32 mtu)
+{
+	u32 hlen = alttcp_header_len(alttcp_sk(sk));
+
+	return mtu > hlen ? mtu - hlen : 0;
+}
+
+u32 alttcp_mss_to_mtu(const struct sock *sk, u32 mss)
+{
+	return mss + alttcp_header_len(alttcp_sk(sk));
+}
+
+/*
+ * Cuts a queued skb down to len bytes after the MSS shrank (path MTU);
+ * the rest goes to a new skb right behind it, and a FIN with it. The data
+ * is linear (sendmsg). A clone of skb may still be in flight: it keeps
+ * the whole buffer, nothing in it is written, and skb, no longer the
+ * tail, is never appended to again.
+ */
+static int alttcp_split(struct sock *sk, struct sk_buff *skb, u32 len)
+{
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb), *ncb;
+	u32 rest = skb->len - len;
+	struct sk_buff *buff;
+
+	buff = alloc_skb_fclone(MAX_TCP_HEADER + rest, GFP_ATOMIC);
+	if (!buff)
+		return -ENOBUFS;
+	skb_reserve(buff, MAX_TCP_HEADER);
+	__skb_header_release(buff);
+	if (skb_copy_bits(skb, len, skb_put(buff, rest), rest)) {
+		kfree_skb(buff);
+		return -EFAULT;
+	}
+	ncb = ALTTCP_SKB_CB(buff);
+	*ncb = *cb;
+	ncb->seq = cb->seq + len;
+	cb->end_seq = ncb->seq;
+	cb->flags &= ~TCPHDR_FIN;
+	skb_trim(skb, len);
+	sk_wmem_queued_add(sk, buff->truesize);
+	__skb_queue_after(&sk->sk_write_queue, skb, buff);
+	return 0;
+}
+
+/* An skb about to be sent, no larger than the MSS now. */
+static int alttcp_fit_mss(struct sock *sk, struct sk_buff *skb)
+{
+	u32 mss = alttcp_sk(sk)->mss;
+
+	if (skb->len <= mss)
+		return 0;
+	return alttcp_split(sk, skb, mss);
+}
+
+/*
+ * The MSS shrank below what was sent: those segments were dropped on the
+ * way, so send everything in flight again now, cut to the new size. The
+ * congestion window stays: no more data enters the network, only in
+ * smaller units (as Linux's tcp_simple_retransmit()).
+ */
+void alttcp_resend_resized(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *skb;
+	bool oversized = false;
+
+	skb_queue_walk(&sk->sk_write_queue, skb) {
+		if (skb == ask->send_head)
+			break;
+		if (skb->len > ask->mss) {
+			oversized = true;
+			break;
+		}
+	}
+	if (!oversized)
+		return;
+	ask->in_recovery = false;
+	ask->dupacks = 0;
+	ask->snd_nxt = ask->snd_una;
+	ask->send_head = skb_peek(&sk->sk_write_queue);
+	alttcp_push(sk);
 }
 
 /* Sends what the peer's window and the congestion window allow. */
@@ -494,6 +627,13 @@ void alttcp_push(struct sock *sk)
 		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 		u32 in_flight = ask->snd_nxt - ask->snd_una;
 
+		if (alttcp_fit_mss(sk, skb)) {
+			if (!alttcp_timer_pending(sk, ALTTCP_TIMER_RETRANS) &&
+			    !alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
+				alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS,
+						 ask->rto_ms);
+			break;
+		}
 		if (seq_after(cb->end_seq, ask->snd_una + ask->snd_wnd)) {
 			if (!in_flight &&
 			    !alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
@@ -584,6 +724,8 @@ int alttcp_retransmit_head(struct sock *sk)
 	skb = skb_peek(&sk->sk_write_queue);
 	if (!skb || skb == ask->send_head)
 		return 0;
+	if (alttcp_fit_mss(sk, skb))
+		return -ENOBUFS;
 	trace_alttcp_retransmit(sk, ALTTCP_SKB_CB(skb)->seq, skb->len,
 				ask->retransmits);
 	ALTTCP_SKB_CB(skb)->retransmitted = 1;

@@ -76,29 +76,62 @@ static void alttcp_request_arm(struct sock *lsk, ktime_t when)
 			 DIV_ROUND_UP_ULL(max_t(s64, ns, 0), NSEC_PER_MSEC));
 }
 
-/* The request for skb's 4-tuple on listener lsk, or NULL. */
-struct alttcp_request *alttcp_request_lookup(struct sock *lsk,
-					     const struct sk_buff *skb)
+/* The request for a 4-tuple on listener lsk, or NULL. Listener locked. */
+static struct alttcp_request *alttcp_request_find(struct sock *lsk,
+						  __be32 laddr, __be16 lport,
+						  __be32 raddr, __be16 rport)
 {
-	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
-	const struct tcphdr *th = tcp_hdr(skb);
 	struct net *net = sock_net(lsk);
 	struct alttcp_request *req, *found = NULL;
-	u32 h = alttcp_hash4(net, cb->daddr, th->dest, cb->saddr, th->source);
+	u32 h = alttcp_hash4(net, laddr, lport, raddr, rport);
 
 	/* Only the holder of lsk's lock, which we are, frees its requests. */
 	rcu_read_lock();
 	hlist_for_each_entry_rcu(req, &alttcp_pernet(net)->rqhash[h],
 				 hash_node) {
-		if (req->listener == lsk && req->raddr == cb->saddr &&
-		    req->rport == th->source && req->laddr == cb->daddr &&
-		    req->lport == th->dest) {
+		if (req->listener == lsk && req->raddr == raddr &&
+		    req->rport == rport && req->laddr == laddr &&
+		    req->lport == lport) {
 			found = req;
 			break;
 		}
 	}
 	rcu_read_unlock();
 	return found;
+}
+
+/*
+ * The listener of the request for a 4-tuple, with a reference, or NULL.
+ * Under RCU (softirq, ICMP errors): a listener outlives its requests,
+ * and is freed after a grace period.
+ */
+struct sock *alttcp_request_listener(struct net *net, __be32 laddr,
+				     __be16 lport, __be32 raddr, __be16 rport)
+{
+	u32 h = alttcp_hash4(net, laddr, lport, raddr, rport);
+	struct alttcp_request *req;
+
+	hlist_for_each_entry_rcu(req, &alttcp_pernet(net)->rqhash[h],
+				 hash_node) {
+		struct sock *lsk = READ_ONCE(req->listener);
+
+		if (req->raddr == raddr && req->rport == rport &&
+		    req->laddr == laddr && req->lport == lport)
+			return refcount_inc_not_zero(&lsk->sk_refcnt) ? lsk :
+									NULL;
+	}
+	return NULL;
+}
+
+/* The request for skb's 4-tuple on listener lsk, or NULL. */
+struct alttcp_request *alttcp_request_lookup(struct sock *lsk,
+					     const struct sk_buff *skb)
+{
+	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	const struct tcphdr *th = tcp_hdr(skb);
+
+	return alttcp_request_find(lsk, cb->daddr, th->dest, cb->saddr,
+				   th->source);
 }
 
 /* A SYN to lsk, with room in its queue: a request, and our SYN-ACK. */
@@ -308,6 +341,36 @@ void alttcp_request_timer(struct sock *lsk)
 		return;
 	alttcp_request_arm(lsk, max(next,
 				    ktime_add_ms(now, ALTTCP_SYNQ_TICK_MS)));
+}
+
+/*
+ * An ICMP error about our SYN-ACK (icmp.c), listener locked and not
+ * owned. As Linux's tcp_req_err(): it must quote the SYN-ACK's sequence
+ * number; a network or host unreachable, time exceeded or parameter
+ * problem ends the handshake silently (accept() has nobody to tell),
+ * anything else is left to the SYN-ACK timer.
+ */
+void alttcp_request_icmp(struct sock *lsk, __be32 laddr, __be16 lport,
+			 __be32 raddr, __be16 rport, u32 seq, bool abort)
+{
+	struct net *net = sock_net(lsk);
+	struct alttcp_request *req;
+
+	req = alttcp_request_find(lsk, laddr, lport, raddr, rport);
+	if (!req) {
+		ALTTCP_INC_STATS(net, ALTTCP_MIB_ICMPIGNORED);
+		return;
+	}
+	if (seq != req->iss) {
+		ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTOFWINDOWICMPS);
+		return;
+	}
+	if (!abort) {
+		ALTTCP_INC_STATS(net, ALTTCP_MIB_ICMPIGNORED);
+		return;
+	}
+	ALTTCP_INC_STATS(net, ALTTCP_MIB_LISTENDROPS);
+	alttcp_request_drop(req);
 }
 
 /* The listener closes (socket owned): its requests go, unanswered, as

@@ -451,6 +451,7 @@ static void alttcp_release_cb(struct sock *sk)
 	if (test_and_clear_bit(ALTTCP_TIMER_DEFERRED,
 			       &alttcp_sk(sk)->atomic_flags))
 		alttcp_handle_timer(sk);
+	alttcp_icmp_release(sk);
 }
 
 /* Send buffer: MSS-sized skbs appended to the write queue. */

@@ -71,6 +71,12 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_DROPSOCKETFILTER] = "DropSocketFilter",
 	[ALTTCP_MIB_DROPXFRMPOLICY] = "DropXfrmPolicy",
 	[ALTTCP_MIB_DROPCONNTRACK] = "DropConntrack",
+	[ALTTCP_MIB_INICMPS] = "InIcmps",
+	[ALTTCP_MIB_ICMPCSUMERRORS] = "IcmpCsumErrors",
+	[ALTTCP_MIB_OUTOFWINDOWICMPS] = "OutOfWindowIcmps",
+	[ALTTCP_MIB_ICMPIGNORED] = "IcmpIgnored",
+	[ALTTCP_MIB_PMTUUPDATES] = "PmtuUpdates",
+	[ALTTCP_MIB_MTUPROBEREDUCTIONS] = "MtuProbeReductions",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

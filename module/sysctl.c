@@ -28,6 +28,9 @@ static struct alttcp_params alttcp_defaults = {
 	.orphan_retries = ALTTCP_ORPHAN_RETRIES,
 	.syncookies = ALTTCP_SYNCOOKIES,
 	.max_syn_backlog = ALTTCP_MAX_SYN_BACKLOG,
+	.mtu_probing = ALTTCP_MTU_PROBING,
+	.base_mss = ALTTCP_BASE_MSS,
+	.mtu_probe_floor = ALTTCP_MTU_PROBE_FLOOR,
 };
 
 module_param_named(msl_ms, alttcp_defaults.msl_ms, uint, 0444);
@@ -57,6 +60,12 @@ module_param_named(syncookies, alttcp_defaults.syncookies, uint, 0444);
 MODULE_PARM_DESC(syncookies, "SYN cookies: 0 never, 1 when a SYN queue is full, 2 always (1)");
 module_param_named(max_syn_backlog, alttcp_defaults.max_syn_backlog, uint, 0444);
 MODULE_PARM_DESC(max_syn_backlog, "half-open connections a listener keeps, at least (256)");
+module_param_named(mtu_probing, alttcp_defaults.mtu_probing, uint, 0444);
+MODULE_PARM_DESC(mtu_probing, "path MTU black hole detection: 0 off, 1 after repeated timeouts, 2 always (0)");
+module_param_named(base_mss, alttcp_defaults.base_mss, uint, 0444);
+MODULE_PARM_DESC(base_mss, "MSS that MTU probing starts from, bytes (1024)");
+module_param_named(mtu_probe_floor, alttcp_defaults.mtu_probe_floor, uint, 0444);
+MODULE_PARM_DESC(mtu_probe_floor, "least MSS that MTU probing goes down to, bytes (48)");
 MODULE_PARM_DESC(orphan_retries, "retransmissions or window probes of a closed connection; 0: 8 while the peer seems alive (0)");
 
 static unsigned int alttcp_zero;
@@ -67,6 +76,7 @@ static unsigned int alttcp_max_syn_backlog = 65535;
 static unsigned int alttcp_max_ms = 3600000;	/* an hour */
 static unsigned int alttcp_max_retries = 255;
 static unsigned int alttcp_max_delack_ms = 1000;
+static unsigned int alttcp_max_mss = 65535;
 
 #define ALTTCP_PARAM_RANGE(name, min, max)				\
 	{								\
@@ -95,6 +105,9 @@ static const struct ctl_table alttcp_sysctl_template[] = {
 	ALTTCP_PARAM_RANGE(orphan_retries, alttcp_zero, alttcp_max_retries),
 	ALTTCP_PARAM_RANGE(syncookies, alttcp_zero, alttcp_two),
 	ALTTCP_PARAM(max_syn_backlog, alttcp_max_syn_backlog),
+	ALTTCP_PARAM_RANGE(mtu_probing, alttcp_zero, alttcp_two),
+	ALTTCP_PARAM(base_mss, alttcp_max_mss),
+	ALTTCP_PARAM(mtu_probe_floor, alttcp_max_mss),
 	{ }
 };
 

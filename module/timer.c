@@ -241,6 +241,14 @@ static bool alttcp_retransmits_expired(const struct sock *sk)
 	       !alttcp_user_timeout_left(sk, ask->retrans_stamp_ms);
 }
 
+/* Given up: the error the user sees is the last ICMP error heard, if
+ * any (sk_err_soft, icmp.c), as Linux's tcp_write_err().
+ */
+static void alttcp_timeout_reset(struct sock *sk)
+{
+	alttcp_reset(sk, READ_ONCE(sk->sk_err_soft) ?: ETIMEDOUT);
+}
+
 static void alttcp_retransmit_timer(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
@@ -265,9 +273,13 @@ static void alttcp_retransmit_timer(struct sock *sk)
 					 ALTTCP_MIB_ATTEMPTFAILS);
 		if (sk->sk_state != TCP_SYN_SENT)
 			alttcp_send_active_rst(sk, GFP_ATOMIC);
-		alttcp_reset(sk, ETIMEDOUT);
+		alttcp_timeout_reset(sk);
 		return;
 	}
+	/* Segments too large for a path that sends no ICMP (RFC 4821). */
+	if (ask->retransmits >= ALTTCP_RETRIES1 &&
+	    !((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)))
+		alttcp_mtu_probing(sk);
 	/* RFC 5681 (4): after a timeout, one segment and half the flight. */
 	ask->ssthresh = max_t(u32, (ask->snd_nxt - ask->snd_una) / 2,
 			      2 * ask->mss);
@@ -337,7 +349,7 @@ static void alttcp_persist_timer(struct sock *sk)
 	if (alttcp_probes_expired(sk)) {
 		if (sock_flag(sk, SOCK_DEAD))
 			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_ORPHANDROPS);
-		alttcp_reset(sk, ETIMEDOUT);
+		alttcp_timeout_reset(sk);
 		return;
 	}
 	/* TCP_USER_TIMEOUT bounds how long data waits for a closed window,
@@ -347,7 +359,7 @@ static void alttcp_persist_timer(struct sock *sk)
 		ask->probes_stamp_ms = alttcp_now_ms() ?: 1;
 	left = alttcp_user_timeout_left(sk, ask->probes_stamp_ms);
 	if (!left) {
-		alttcp_reset(sk, ETIMEDOUT);
+		alttcp_timeout_reset(sk);
 		return;
 	}
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_PERSISTPROBES);
@@ -499,7 +511,7 @@ static void alttcp_keepalive_timer(struct sock *sk)
 	    ask->ka_probes >= alttcp_keepcnt(sk)) {
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_KEEPALIVETIMEOUTS);
 		alttcp_send_active_rst(sk, GFP_ATOMIC);
-		alttcp_reset(sk, ETIMEDOUT);
+		alttcp_timeout_reset(sk);
 		return;
 	}
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_KEEPALIVEPROBES);
