@@ -131,6 +131,7 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_ICMPIGNORED,
 	ALTTCP_MIB_PMTUUPDATES,
 	ALTTCP_MIB_MTUPROBEREDUCTIONS,
+	ALTTCP_MIB_TSQTHROTTLED,
 	ALTTCP_MIB_MAX
 };
 
@@ -213,6 +214,9 @@ struct alttcp_skb_cb {
 #define ALTTCP_TIMER_DEFERRED	0	/* timer fired while owned */
 #define ALTTCP_MTU_REDUCED_DEFERRED 1	/* ICMP frag needed while owned */
 #define ALTTCP_ICMP_ERR_DEFERRED 2	/* ICMP error in SYN-SENT, owned */
+#define ALTTCP_TSQ_THROTTLED	3	/* tsq.c: waits for a segment freed */
+#define ALTTCP_TSQ_QUEUED	4	/* on a CPU's tasklet list */
+#define ALTTCP_TSQ_DEFERRED	5	/* the tasklet found it owned */
 
 /*
  * The deadlines of a connection; one hrtimer serves them all, set to the
@@ -285,6 +289,7 @@ struct alttcp_sock {
 	u64 bytes_acked;	/* for TCP_INFO */
 	u64 bytes_received;
 	unsigned long atomic_flags;	/* ALTTCP_*_DEFERRED, set from softirq */
+	struct list_head tsq_node;	/* tsq.c, while ALTTCP_TSQ_QUEUED */
 
 	/* congestion control (RFC 5681, NewReno RFC 6582) */
 	u32 cwnd;		/* bytes */
@@ -483,6 +488,14 @@ struct sock *alttcp_port_listener(struct net *net, struct sk_buff *skb,
 				  __be32 daddr, __be16 dport, int doff,
 				  int dif, int sdif, bool *ours);
 void alttcp_port_exit(void);
+
+/* tsq.c */
+void alttcp_wfree(struct sk_buff *skb);
+bool alttcp_small_queue_full(struct sock *sk, const struct sk_buff *skb);
+void alttcp_update_pacing_rate(struct sock *sk);
+void alttcp_tsq_release(struct sock *sk);
+void alttcp_tsq_init(void);
+void alttcp_tsq_exit(void);
 
 /* conntrack.c */
 unsigned int alttcp_ct_confirm(struct sk_buff *skb);

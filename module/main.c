@@ -114,6 +114,7 @@ static int __init alttcp_init(void)
 
 	alttcp_init_isn_secret();
 	alttcp_cookie_init_secret();
+	alttcp_tsq_init();
 	err = alttcp_mem_init();
 	if (err)
 		return err;
@@ -149,6 +150,7 @@ out_request:
 	alttcp_request_exit();
 out_mem:
 	alttcp_mem_exit();
+	alttcp_tsq_exit();
 	return err;
 }
 
@@ -166,6 +168,7 @@ static void __exit alttcp_exit(void)
 	proto_unregister(&alttcp_prot);
 	alttcp_request_exit();
 	alttcp_mem_exit();
+	alttcp_tsq_exit();
 	pr_info("alttcp: unloaded\n");
 }
 

@@ -179,6 +179,9 @@ static int alttcp_emit(struct net *net, struct sock *sk,
 		 * is its listener's, where Linux's owner match looks.
 		 */
 		skb_set_owner_w(skb, sk ?: lsk);
+		/* What we send, not a pure ACK, counts for small queues. */
+		if (sk && (len > thlen || (flags & (TCPHDR_SYN | TCPHDR_FIN))))
+			skb->destructor = alttcp_wfree;
 		skb->priority = skb->sk->sk_priority;
 		skb->mark = skb->sk->sk_mark;
 	}
@@ -642,6 +645,8 @@ void alttcp_push(struct sock *sk)
 			break;
 		}
 		if (in_flight && in_flight + skb->len > cwnd)
+			break;
+		if (alttcp_small_queue_full(sk, skb))
 			break;
 		/* Nagle (RFC 896): one small segment in flight at a time. */
 		if (!ask->nodelay && in_flight &&

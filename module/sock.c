@@ -42,6 +42,7 @@ void alttcp_init_private(struct sock *sk)
 	INIT_LIST_HEAD(&ask->syn_queue);
 	INIT_LIST_HEAD(&ask->accept_queue);
 	INIT_LIST_HEAD(&ask->child_node);
+	INIT_LIST_HEAD(&ask->tsq_node);
 	ask->holder_sk = NULL;
 	alttcp_timer_init(sk);
 	ask->rto_ms = ALTTCP_RTO_INIT_MS;
@@ -452,6 +453,7 @@ static void alttcp_release_cb(struct sock *sk)
 			       &alttcp_sk(sk)->atomic_flags))
 		alttcp_handle_timer(sk);
 	alttcp_icmp_release(sk);
+	alttcp_tsq_release(sk);
 }
 
 /* Send buffer: MSS-sized skbs appended to the write queue. */

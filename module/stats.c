@@ -77,6 +77,7 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_ICMPIGNORED] = "IcmpIgnored",
 	[ALTTCP_MIB_PMTUUPDATES] = "PmtuUpdates",
 	[ALTTCP_MIB_MTUPROBEREDUCTIONS] = "MtuProbeReductions",
+	[ALTTCP_MIB_TSQTHROTTLED] = "TsqThrottled",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

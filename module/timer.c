@@ -148,6 +148,7 @@ void alttcp_rtt_sample(struct sock *sk, u32 rtt_us)
 		ask->srtt_us = (7 * ask->srtt_us + rtt_us) / 8;
 	}
 	alttcp_rto_restore(sk);
+	alttcp_update_pacing_rate(sk);
 }
 
 /* RTO from SRTT and RTTVAR, without backoff; the initial 1 s before any

@@ -127,16 +127,21 @@ stacks() {
 }
 
 # listening NS PORT alttcp|tcp: is a listener on PORT in that table?
+# Linux TCP's must be a program's (its socket in some process's fds): an
+# alttcp listener's port holder, a kernel socket, listens there too.
 listening() {
-	local net=/proc/${netpid[$1]}/net laddr st
+	local net=/proc/${netpid[$1]}/net laddr st ino
 	if [ "$3" = alttcp ]; then
 		[ -r "$net/alttcp" ] || return 1
 		while read -r _ laddr _ st _; do
 			[[ $st == LISTEN && $laddr == *":$2" ]] && return 0
 		done <"$net/alttcp"
 	else
-		while read -r _ laddr _ st _; do
-			[[ $st == 0A && $laddr == *":$(printf %04X "$2")" ]] && return 0
+		while read -r _ laddr _ st _ _ _ _ _ ino _; do
+			[[ $st == 0A && $laddr == *":$(printf %04X "$2")" ]] ||
+				continue
+			find /proc/[0-9]*/fd -lname "socket:\[$ino\]" 2>/dev/null |
+				grep -q . && return 0
 		done <"$net/tcp"
 	fi
 	return 1

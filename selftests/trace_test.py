@@ -249,20 +249,37 @@ def rst_send_on_abort():
     cli.close()
 
 
-def rst_send_to_port_without_listener():
+def rst_send_for_time_wait_without_listener():
+    """A new SYN takes over a TIME_WAIT entry whose listener is gone: no
+    socket wants it, and it draws the RFC 9293 reset (a port merely
+    bound, with no listener, is Linux TCP's to answer)."""
     port = 8303
-    holder = net.a.socket()
-    holder.bind((A, port))      # alttcp holds the port; nobody listens
+    lsk = server(port)
+    cli = net.b.socket(lib.LINUX)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    cli.settimeout(10)
+    cli.bind((B, 40303))
+    cli.connect((A, port))
+    srv, _ = lsk.accept()
+    srv.close()                 # a closes first: TIME_WAIT is a's
+    lib.check_eq(cli.recv(1), b"", "EOF at the client")
+    cli.close()
+    tup = tuple_of((A, port), (B, 40303))
+    lib.check_eq(lib.wait_state(net.a, "TIME_WAIT",
+                                local="%s:%d" % (A, port),
+                                remote="%s:%d" % (B, 40303)),
+                 "TIME_WAIT", "a's state")
+    lsk.close()
     trace.clear()
     cli = net.b.socket(lib.LINUX)
+    cli.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     cli.settimeout(10)
     cli.bind((B, 40303))
     try:
         cli.connect((A, port))
-        lib.check(False, "connect to a port without a listener succeeded")
+        lib.check(False, "connect without a listener succeeded")
     except ConnectionRefusedError:
         pass
-    tup = tuple_of((A, port), (B, 40303))
     ev = trace.events()
     show(of(ev, tup))
     lib.check_eq([e[2] for e in of(ev, tup, "alttcp_drop")],
@@ -272,7 +289,6 @@ def rst_send_to_port_without_listener():
     lib.check(re.match(r"^%s seq=0 ack=\d+$" % re.escape(tup), rst[0][2]),
               "rst_send: %r, want seq=0 and an ack" % rst[0][2])
     cli.close()
-    holder.close()
 
 
 def rst_recv_on_peer_abort():
@@ -333,7 +349,8 @@ lib.run_cases([
     ("state_sequence_server_closes_first", state_sequence_server_closes_first),
     ("retransmit_of_dropped_segment", retransmit_of_dropped_segment),
     ("rst_send_on_abort", rst_send_on_abort),
-    ("rst_send_to_port_without_listener", rst_send_to_port_without_listener),
+    ("rst_send_for_time_wait_without_listener",
+     rst_send_for_time_wait_without_listener),
     ("rst_recv_on_peer_abort", rst_recv_on_peer_abort),
     ("drop_bad_checksum", drop_bad_checksum),
 ])
