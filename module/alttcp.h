@@ -63,6 +63,8 @@
 #define ALTTCP_MTU_PROBING	0U	/* Linux's tcp_mtu_probing */
 #define ALTTCP_BASE_MSS		1024U	/* Linux's tcp_base_mss */
 #define ALTTCP_MTU_PROBE_FLOOR	48U	/* Linux's tcp_mtu_probe_floor */
+#define ALTTCP_PROBE_THRESHOLD	8U	/* Linux's tcp_probe_threshold */
+#define ALTTCP_PROBE_INTERVAL_MS 600000U /* Linux's tcp_probe_interval */
 #define ALTTCP_RETRIES1		3U	/* Linux's tcp_retries1 */
 
 /* Counters of /proc/net/alttcp_stats; names in stats.c, same order. */
@@ -132,6 +134,9 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_PMTUUPDATES,
 	ALTTCP_MIB_MTUPROBEREDUCTIONS,
 	ALTTCP_MIB_TSQTHROTTLED,
+	ALTTCP_MIB_MTUPROBES,
+	ALTTCP_MIB_MTUPROBESUCCESSES,
+	ALTTCP_MIB_MTUPROBEFAILURES,
 	ALTTCP_MIB_MAX
 };
 
@@ -158,6 +163,8 @@ struct alttcp_params {
 	unsigned int mtu_probing;
 	unsigned int base_mss;
 	unsigned int mtu_probe_floor;
+	unsigned int probe_threshold;
+	unsigned int probe_interval_ms;
 };
 
 /* Per network namespace state; reached through net_generic(). */
@@ -267,6 +274,10 @@ struct alttcp_sock {
 	u32 mtu_info;		/* MTU of the latest ICMP frag needed (icmp.c) */
 	u32 pmtu_cookie;	/* path MTU the MSS was last synced to */
 	u32 mtup_low;		/* MTU probing: an MTU known to get through */
+	u32 mtup_high;		/* and the least one known not to, plus 1 */
+	u32 mtup_probe_size;	/* the probe out (an MTU), or 0 */
+	u32 mtup_probe_seq, mtup_probe_end;	/* its sequence numbers */
+	unsigned long mtup_stamp;	/* jiffies: the search's last step */
 	u16 keepidle_s;		/* TCP_KEEPIDLE, 0: the namespace default */
 	u16 keepintvl_s;	/* TCP_KEEPINTVL, 0: the namespace default */
 	u8 keepcnt;		/* TCP_KEEPCNT, 0: the namespace default */
@@ -632,8 +643,13 @@ static inline bool alttcp_ofo_empty(const struct sock *sk)
 int alttcp_icmp_init_net(struct net *net);
 void alttcp_icmp_exit_net(struct net *net);
 void alttcp_mtu_reduced(struct sock *sk);
+/* mtu_probe.c */
 void alttcp_mtu_probing(struct sock *sk);
 void alttcp_mtup_init(struct sock *sk);
+void alttcp_mtu_probe(struct sock *sk);
+bool alttcp_mtup_is_probe(const struct sock *sk, const struct sk_buff *skb);
+void alttcp_mtup_acked(struct sock *sk);
+bool alttcp_mtup_lost(struct sock *sk);
 void alttcp_icmp_release(struct sock *sk);
 
 /* sock.c */

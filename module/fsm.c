@@ -300,6 +300,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		if (seq_after(ask->snd_una, ask->snd_nxt))
 			ask->snd_nxt = ask->snd_una;
 		sampled = alttcp_clean_acked(sk, cb->ack_seq, &ts_floor);
+		alttcp_mtup_acked(sk);
 		/* Only retransmitted data acknowledged: the echoed timestamp
 		 * tells the round trip (RFC 7323 4.1), at 1 ms, if it echoes
 		 * a segment sent no earlier than the last retransmission. An
@@ -330,7 +331,10 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	} else if (cb->ack_seq == ask->snd_una && !seg_len &&
 		   wnd == ask->snd_wnd && ask->snd_una != ask->snd_max) {
 		/* A duplicate ACK (RFC 5681 2). */
-		if (++ask->dupacks == 3 && !ask->in_recovery)
+		if (++ask->dupacks == 3 && !ask->in_recovery &&
+		    alttcp_mtup_lost(sk))
+			alttcp_resend_resized(sk);	/* no congestion */
+		else if (ask->dupacks == 3 && !ask->in_recovery)
 			alttcp_fast_retransmit(sk);
 		else if (ask->dupacks > 3 || ask->in_recovery)
 			ask->cwnd += ask->mss;	/* inflate: one left */

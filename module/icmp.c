@@ -79,46 +79,6 @@ void alttcp_mtu_reduced(struct sock *sk)
 	alttcp_resend_resized(sk);
 }
 
-/*
- * Black hole detection (RFC 4821, Linux's tcp_mtu_probing()), from the
- * retransmission timer after retries1 timeouts in a row: the first time
- * the MSS is held to base_mss, each time after that to half of what it
- * was held to, down to mtu_probe_floor. Socket locked. The MSS is not
- * probed upwards again.
- */
-void alttcp_mtu_probing(struct sock *sk)
-{
-	struct alttcp_sock *ask = alttcp_sk(sk);
-	struct net *net = sock_net(sk);
-	u32 mss, old = ask->mss;
-
-	if (!alttcp_param(net, mtu_probing))
-		return;
-	if (!ask->mtup_enabled) {
-		ask->mtup_enabled = 1;
-	} else {
-		mss = alttcp_mtu_to_mss(sk, ask->mtup_low) >> 1;
-		mss = min(mss, alttcp_param(net, base_mss));
-		mss = max(mss, alttcp_param(net, mtu_probe_floor));
-		ask->mtup_low = alttcp_mss_to_mtu(sk, mss);
-	}
-	alttcp_sync_mss(sk);
-	if (ask->mss < old)
-		ALTTCP_INC_STATS(net, ALTTCP_MIB_MTUPROBEREDUCTIONS);
-}
-
-/* MTU probing's start, once the SYNs are in (Linux's tcp_mtup_init()):
- * in mode 2 it holds the MSS to base_mss from the first segment.
- */
-void alttcp_mtup_init(struct sock *sk)
-{
-	struct alttcp_sock *ask = alttcp_sk(sk);
-	struct net *net = sock_net(sk);
-
-	ask->mtup_enabled = alttcp_param(net, mtu_probing) > 1;
-	ask->mtup_low = alttcp_mss_to_mtu(sk, alttcp_param(net, base_mss));
-}
-
 /* An opening connection fails on a hard error. Socket locked, not owned. */
 static void alttcp_icmp_abort(struct sock *sk, int err)
 {

@@ -513,6 +513,9 @@ void alttcp_sync_mss(struct sock *sk)
 	u32 mtu = dst ? dst_mtu(dst) : 0;
 
 	ask->pmtu_cookie = mtu;
+	/* Probing searches no higher than the route allows. */
+	if (mtu && ask->mtup_high > mtu)
+		ask->mtup_high = mtu;
 	if (mtu && ask->mtup_enabled)
 		mtu = min_t(u32, mtu, ask->mtup_low);
 	/* An IPv4 MTU is at least 68, so this does not wrap. */
@@ -577,7 +580,7 @@ static int alttcp_fit_mss(struct sock *sk, struct sk_buff *skb)
 {
 	u32 mss = alttcp_sk(sk)->mss;
 
-	if (skb->len <= mss)
+	if (skb->len <= mss || alttcp_mtup_is_probe(sk, skb))
 		return 0;
 	return alttcp_split(sk, skb, mss);
 }
@@ -626,6 +629,7 @@ void alttcp_push(struct sock *sk)
 	 */
 	if (!ask->in_recovery)
 		cwnd += min_t(u32, ask->dupacks, 2) * ask->mss;
+	alttcp_mtu_probe(sk);
 	while ((skb = ask->send_head)) {
 		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 		u32 in_flight = ask->snd_nxt - ask->snd_una;

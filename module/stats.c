@@ -78,6 +78,9 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_PMTUUPDATES] = "PmtuUpdates",
 	[ALTTCP_MIB_MTUPROBEREDUCTIONS] = "MtuProbeReductions",
 	[ALTTCP_MIB_TSQTHROTTLED] = "TsqThrottled",
+	[ALTTCP_MIB_MTUPROBES] = "MtuProbes",
+	[ALTTCP_MIB_MTUPROBESUCCESSES] = "MtuProbeSuccesses",
+	[ALTTCP_MIB_MTUPROBEFAILURES] = "MtuProbeFailures",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -31,6 +31,8 @@ static struct alttcp_params alttcp_defaults = {
 	.mtu_probing = ALTTCP_MTU_PROBING,
 	.base_mss = ALTTCP_BASE_MSS,
 	.mtu_probe_floor = ALTTCP_MTU_PROBE_FLOOR,
+	.probe_threshold = ALTTCP_PROBE_THRESHOLD,
+	.probe_interval_ms = ALTTCP_PROBE_INTERVAL_MS,
 };
 
 module_param_named(msl_ms, alttcp_defaults.msl_ms, uint, 0444);
@@ -66,6 +68,10 @@ module_param_named(base_mss, alttcp_defaults.base_mss, uint, 0444);
 MODULE_PARM_DESC(base_mss, "MSS that MTU probing starts from, bytes (1024)");
 module_param_named(mtu_probe_floor, alttcp_defaults.mtu_probe_floor, uint, 0444);
 MODULE_PARM_DESC(mtu_probe_floor, "least MSS that MTU probing goes down to, bytes (48)");
+module_param_named(probe_threshold, alttcp_defaults.probe_threshold, uint, 0444);
+MODULE_PARM_DESC(probe_threshold, "MTU probing stops when its range is narrower, bytes (8)");
+module_param_named(probe_interval_ms, alttcp_defaults.probe_interval_ms, uint, 0444);
+MODULE_PARM_DESC(probe_interval_ms, "MTU probing searches again after this, ms (600000)");
 MODULE_PARM_DESC(orphan_retries, "retransmissions or window probes of a closed connection; 0: 8 while the peer seems alive (0)");
 
 static unsigned int alttcp_zero;
@@ -108,6 +114,8 @@ static const struct ctl_table alttcp_sysctl_template[] = {
 	ALTTCP_PARAM_RANGE(mtu_probing, alttcp_zero, alttcp_two),
 	ALTTCP_PARAM(base_mss, alttcp_max_mss),
 	ALTTCP_PARAM(mtu_probe_floor, alttcp_max_mss),
+	ALTTCP_PARAM(probe_threshold, alttcp_max_mss),
+	ALTTCP_PARAM(probe_interval_ms, alttcp_int_max),
 	{ }
 };
 

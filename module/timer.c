@@ -277,6 +277,10 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		alttcp_timeout_reset(sk);
 		return;
 	}
+	/* A lost MTU probe: the path is narrower, and the oldest
+	 * segment goes again cut to the MSS (alttcp_retransmit_head()).
+	 */
+	alttcp_mtup_lost(sk);
 	/* Segments too large for a path that sends no ICMP (RFC 4821). */
 	if (ask->retransmits >= ALTTCP_RETRIES1 &&
 	    !((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)))

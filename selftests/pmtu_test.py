@@ -395,19 +395,32 @@ def black_hole():
 
 
 def black_hole_probing():
+    """ICMP dropped at r and mtu_probing=1: after the timeouts the MSS
+    falls to base_mss, then probes find the way back up to the path's."""
     net = Chain()
     black_hole_setup(net, 1)
     t, p = connect(net)
-    send_recv(t, p, 256 << 10)
+    send_recv(t, p, 1 << 20)
     print("# TCP_MAXSEG %d" % mss(t))
-    # Linux probes upwards again and ends near the path's MSS; alttcp
-    # stays at base_mss.
-    most = 1024 if lib.IS_ALTTCP else MSS_1280
-    lib.check(mss(t) <= most, "TCP_MAXSEG %d, want at most %d" %
-              (mss(t), most))
+    lib.check(1024 < mss(t) <= MSS_1280, "TCP_MAXSEG %d, want above 1024 "
+              "and at most %d" % (mss(t), MSS_1280))
     if lib.IS_ALTTCP:
-        lib.check(counter(net.a, "MtuProbeReductions") >= 1,
-                  "no MtuProbeReductions")
+        for name in ("MtuProbeReductions", "MtuProbeSuccesses",
+                     "MtuProbeFailures"):
+            lib.check(counter(net.a, name) >= 1, "no %s" % name)
+
+
+def probing_from_the_start():
+    """mtu_probing=2 on a clean 1500-byte path: the MSS starts at
+    base_mss and probes climb to within probe_threshold of the path's."""
+    net = Chain()
+    set_probing(net.a, 2)
+    t, p = connect(net)
+    first = mss(t)
+    send_recv(t, p, 1 << 20)
+    print("# TCP_MAXSEG %d, then %d" % (first, mss(t)))
+    lib.check_eq(first, 1024, "TCP_MAXSEG at the start")
+    lib.check(mss(t) >= 1448 - 16, "TCP_MAXSEG %d after 1 MiB" % mss(t))
 
 
 lib.run_cases([
@@ -420,4 +433,5 @@ lib.run_cases([
     ("out_of_window_icmp", out_of_window_icmp),
     ("black_hole", black_hole),
     ("black_hole_probing", black_hole_probing),
+    ("probing_from_the_start", probing_from_the_start),
 ], timeout=60)
