@@ -152,9 +152,10 @@ static bool alttcp_mtup_build(struct sock *sk, u32 len)
 
 /*
  * Before sending: a probe, when the search goes on, no probe is out, the
- * connection is not recovering, cwnd is 11 segments or more, and enough
- * new data and window are there for the probe and four MSS behind it
- * (whose ACKs tell a lost probe), as Linux's tcp_mtu_probe().
+ * connection is not recovering, cwnd is 11 segments or more with room for
+ * two, and enough new data and window are there for the probe and four
+ * MSS behind it (whose ACKs tell a lost probe), as Linux's
+ * tcp_mtu_probe().
  */
 void alttcp_mtu_probe(struct sock *sk)
 {
@@ -175,9 +176,10 @@ void alttcp_mtu_probe(struct sock *sk)
 	}
 	needed = len + 4 * ask->mss;
 	in_flight = ask->snd_nxt - ask->snd_una;
+	/* Room for two segments, as Linux asks (the probe is less). */
 	if (ask->write_seq - ask->snd_nxt < needed ||
 	    seq_after(ask->snd_nxt + needed, ask->snd_una + ask->snd_wnd) ||
-	    in_flight + len + ask->mss > ask->cwnd ||
+	    in_flight + 2 * ask->mss > ask->cwnd ||
 	    !alttcp_mtup_can_merge(sk, len))
 		return;
 	alttcp_mtup_build(sk, len);
