@@ -74,40 +74,32 @@ def served_by(srv, addr, port):
     c.close()
 
 
+def each_served(port, pairs):
+    """pairs: (proto, bound address, address connected to, reuseport);
+    makes the listeners, then checks each serves its connection."""
+    socks = [listener(proto, bound, port, reuseport=reuse)
+             for proto, bound, _, reuse in pairs]
+    try:
+        for s, (_, _, addr, _) in zip(socks, pairs):
+            served_by(s, addr, port)
+    finally:
+        for s in socks:
+            s.close()
+
+
 def by_address():
     """Tested on A1:p, Linux on A2:p: each gets its own address's SYNs."""
-    port = 7101
-    t = listener(lib.PROTO, A1, port)
-    linux = listener(lib.LINUX, A2, port)
-    try:
-        served_by(linux, A2, port)
-        served_by(t, A1, port)
-    finally:
-        t.close()
-        linux.close()
+    each_served(7101, [(lib.LINUX, A2, A2, False),
+                       (lib.PROTO, A1, A1, False)])
 
 
 def specific_beats_wildcard():
     """Tested on *:p and Linux on A2:p share p by SO_REUSEPORT: the more
     specific listener wins, as in Linux's lookup, either way round."""
-    port = 7102
-    t = listener(lib.PROTO, "0.0.0.0", port, reuseport=True)
-    linux = listener(lib.LINUX, A2, port, reuseport=True)
-    try:
-        served_by(linux, A2, port)
-        served_by(t, A1, port)
-    finally:
-        t.close()
-        linux.close()
-    port = 7103
-    linux = listener(lib.LINUX, "0.0.0.0", port, reuseport=True)
-    t = listener(lib.PROTO, A2, port, reuseport=True)
-    try:
-        served_by(t, A2, port)
-        served_by(linux, A1, port)
-    finally:
-        t.close()
-        linux.close()
+    each_served(7102, [(lib.PROTO, "0.0.0.0", A1, True),
+                       (lib.LINUX, A2, A2, True)])
+    each_served(7103, [(lib.LINUX, "0.0.0.0", A1, True),
+                       (lib.PROTO, A2, A2, True)])
 
 
 def listen_conflicts_as_linux():

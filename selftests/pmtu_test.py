@@ -318,15 +318,6 @@ def soft_error():
     expect_error(lambda: t.recv(100), "EHOSTUNREACH", 1.5, lib.scaled(8))
 
 
-def _csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xffff) + (total >> 16)
-    return ~total & 0xffff
-
-
 def frag_needed(net, sport, dport, seq, mtu=1280):
     """Sends from r to a an ICMP fragmentation needed quoting a segment
     a -> b of 1500 bytes with DF."""
@@ -334,7 +325,7 @@ def frag_needed(net, sport, dport, seq, mtu=1280):
                          0, socket.inet_aton(A), socket.inet_aton(B))
     quoted += struct.pack("!HHI", sport, dport, seq & 0xffffffff)
     icmp = struct.pack("!BBHHH", 3, 4, 0, 0, mtu) + quoted
-    icmp = icmp[:2] + struct.pack("!H", _csum(icmp)) + icmp[4:]
+    icmp = icmp[:2] + struct.pack("!H", lib._csum(icmp)) + icmp[4:]
     with net.r.enter():
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW,
                           socket.IPPROTO_ICMP)
