@@ -486,7 +486,7 @@ struct sock *alttcp_lookup_established(struct net *net, __be32 saddr,
 				       __be16 dport, int dif, int sdif);
 int alttcp_ehash_insert(struct sock *sk);
 void alttcp_ehash_remove(struct sock *sk);
-int alttcp_lhash_insert(struct sock *sk);
+void alttcp_lhash_insert(struct sock *sk);
 void alttcp_lhash_remove(struct sock *sk);
 
 /* port.c */

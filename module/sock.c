@@ -323,13 +323,8 @@ static int alttcp_listen(struct socket *sock, int backlog)
 		goto out;
 	WRITE_ONCE(sk->sk_max_ack_backlog, backlog);
 	alttcp_state_store(sk, TCP_LISTEN);
-	err = alttcp_lhash_insert(sk);
-	if (err) {
-		alttcp_state_store(sk, TCP_CLOSE);
-		alttcp_port_unlisten(sk);
-	} else {
-		alttcp_trace_state(sk, TCP_CLOSE, TCP_LISTEN);
-	}
+	alttcp_lhash_insert(sk);
+	alttcp_trace_state(sk, TCP_CLOSE, TCP_LISTEN);
 out:
 	release_sock(sk);
 	return err;

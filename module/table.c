@@ -143,21 +143,19 @@ void alttcp_ehash_remove(struct sock *sk)
 	alttcp_hash_remove(sk);
 }
 
-/* Two listeners on one port and overlapping addresses: -EADDRINUSE. */
-int alttcp_lhash_insert(struct sock *sk)
+/* A listener in lhash; its port holder's listen() checked conflicts. */
+void alttcp_lhash_insert(struct sock *sk)
 {
 	struct net *net = sock_net(sk);
 	struct alttcp_net *an = alttcp_pernet(net);
 	u32 h = alttcp_hash_port(net, inet_sk(sk)->inet_sport);
 
-	/* No conflict check: the port's holder listening was it (port.c). */
 	spin_lock_bh(&an->lock);
 	sock_hold(sk);
 	hlist_add_head_rcu(&alttcp_sk(sk)->hash_node, &an->lhash[h]);
 	alttcp_sk(sk)->hashed = true;
 	sock_prot_inuse_add(net, sk->sk_prot, 1);
 	spin_unlock_bh(&an->lock);
-	return 0;
 }
 
 void alttcp_lhash_remove(struct sock *sk)

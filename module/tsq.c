@@ -29,12 +29,6 @@ struct alttcp_tsq {
 
 static DEFINE_PER_CPU(struct alttcp_tsq, alttcp_tsq);
 
-/* Room below us again: send what the windows allow. Socket locked. */
-static void alttcp_tsq_push(struct sock *sk)
-{
-	alttcp_push(sk);
-}
-
 static void alttcp_tsq_run(struct tasklet_struct *t)
 {
 	struct alttcp_tsq *tsq = from_tasklet(tsq, t, tasklet);
@@ -57,7 +51,7 @@ static void alttcp_tsq_run(struct tasklet_struct *t)
 		clear_bit(ALTTCP_TSQ_QUEUED, &ask->atomic_flags);
 		bh_lock_sock(sk);
 		if (!sock_owned_by_user(sk))
-			alttcp_tsq_push(sk);
+			alttcp_push(sk);
 		else
 			set_bit(ALTTCP_TSQ_DEFERRED, &ask->atomic_flags);
 		bh_unlock_sock(sk);
@@ -71,7 +65,7 @@ void alttcp_tsq_release(struct sock *sk)
 {
 	if (test_and_clear_bit(ALTTCP_TSQ_DEFERRED,
 			       &alttcp_sk(sk)->atomic_flags))
-		alttcp_tsq_push(sk);
+		alttcp_push(sk);
 }
 
 /* Destructor of a sent data segment, in place of sock_wfree(). */
