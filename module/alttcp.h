@@ -646,7 +646,8 @@ void alttcp_mtu_reduced(struct sock *sk);
 /* mtu_probe.c */
 void alttcp_mtu_probing(struct sock *sk);
 void alttcp_mtup_init(struct sock *sk);
-void alttcp_mtu_probe(struct sock *sk);
+bool alttcp_mtu_probe(struct sock *sk);
+bool alttcp_mtup_gathering(struct sock *sk);
 bool alttcp_mtup_is_probe(const struct sock *sk, const struct sk_buff *skb);
 void alttcp_mtup_acked(struct sock *sk);
 bool alttcp_mtup_lost(struct sock *sk);

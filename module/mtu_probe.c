@@ -151,38 +151,79 @@ static bool alttcp_mtup_build(struct sock *sk, u32 len)
 }
 
 /*
- * Before sending: a probe, when the search goes on, no probe is out, the
- * connection is not recovering, cwnd is 11 segments or more with room for
- * two, and enough new data and window are there for the probe and four
- * MSS behind it (whose ACKs tell a lost probe), as Linux's
- * tcp_mtu_probe().
+ * The probe's size, when one is due: the search goes on, no probe is out,
+ * the connection is not recovering and cwnd is 11 segments or more, as
+ * Linux's tcp_mtu_probe() asks. 0 otherwise.
  */
-void alttcp_mtu_probe(struct sock *sk)
+static u32 alttcp_mtup_due(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	u32 len, needed, in_flight;
+	u32 len;
 
 	if (!ask->mtup_enabled || ask->mtup_probe_size || ask->in_recovery ||
 	    ask->dupacks || ask->cwnd < 11 * ask->mss || !ask->send_head ||
 	    seq_before(ALTTCP_SKB_CB(ask->send_head)->seq, ask->snd_max))
-		return;
+		return 0;
 	len = alttcp_mtu_to_mss(sk, (ask->mtup_high + ask->mtup_low) / 2);
 	if (len <= ask->mss ||
 	    len > alttcp_mtu_to_mss(sk, ask->mtup_high) ||
 	    ask->mtup_high - ask->mtup_low <
 	    alttcp_param(sock_net(sk), probe_threshold)) {
 		alttcp_mtup_reprobe(sk);
-		return;
+		return 0;
 	}
-	needed = len + 4 * ask->mss;
+	return len;
+}
+
+/* A probe goes out with four MSS of new data behind it, whose ACKs tell
+ * a lost probe.
+ */
+static u32 alttcp_mtup_needed(const struct sock *sk, u32 len)
+{
+	return len + 4 * alttcp_sk(sk)->mss;
+}
+
+/*
+ * While writing: should full segments wait in the queue until a probe and
+ * the data behind it are there? Linux's skbs of 64 KiB hold that much; an
+ * MSS-sized skb pushed as it fills would leave a writer that keeps up with
+ * the window never probing. sendmsg() pushes at its end, whatever is there.
+ */
+bool alttcp_mtup_gathering(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 len = alttcp_mtup_due(sk);
+
+	return len && ask->write_seq - ask->snd_nxt < alttcp_mtup_needed(sk, len);
+}
+
+/*
+ * Before sending: a probe when one is due and enough new data and window
+ * are there for it and the data behind it, and cwnd has room for two
+ * segments. Returns true when the caller should send nothing yet: the
+ * probe waits for room that ACKs in flight will open, or a sender that
+ * fills every opening a segment at a time never probes (as Linux).
+ */
+bool alttcp_mtu_probe(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 len = alttcp_mtup_due(sk), needed, in_flight;
+
+	if (!len)
+		return false;
+	needed = alttcp_mtup_needed(sk, len);
 	in_flight = ask->snd_nxt - ask->snd_una;
-	/* Room for two segments, as Linux asks (the probe is less). */
-	if (ask->write_seq - ask->snd_nxt < needed ||
-	    seq_after(ask->snd_nxt + needed, ask->snd_una + ask->snd_wnd) ||
-	    in_flight + 2 * ask->mss > ask->cwnd ||
-	    !alttcp_mtup_can_merge(sk, len))
-		return;
+	if (ask->write_seq - ask->snd_nxt < needed || ask->snd_wnd < needed)
+		return false;
+	/* With snd_wnd >= needed, this wait has data in flight. */
+	if (seq_after(ask->snd_nxt + needed, ask->snd_una + ask->snd_wnd))
+		return true;
+	if (in_flight + 2 * ask->mss > ask->cwnd)
+		return in_flight != 0;
+	if (!alttcp_mtup_can_merge(sk, len))
+		return false;
 	alttcp_mtup_build(sk, len);
+	return false;
 }
 
 /* Is skb the probe in flight, which may exceed the MSS? */

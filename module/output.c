@@ -629,7 +629,8 @@ void alttcp_push(struct sock *sk)
 	 */
 	if (!ask->in_recovery)
 		cwnd += min_t(u32, ask->dupacks, 2) * ask->mss;
-	alttcp_mtu_probe(sk);
+	if (alttcp_mtu_probe(sk))
+		return;
 	while ((skb = ask->send_head)) {
 		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 		u32 in_flight = ask->snd_nxt - ask->snd_una;

@@ -512,7 +512,8 @@ static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		ALTTCP_SKB_CB(skb)->end_seq += chunk;
 		ask->write_seq += chunk;
 		copied += chunk;
-		if (skb->len >= alttcp_size_goal(ask))
+		if (skb->len >= alttcp_size_goal(ask) &&
+		    !alttcp_mtup_gathering(sk))
 			alttcp_push(sk);
 		continue;
 wait:

@@ -404,8 +404,9 @@ def black_hole_probing():
 def probing_from_the_start():
     """mtu_probing=2 on a clean 1500-byte path: the MSS starts at
     base_mss and probes climb towards the path's (1441 once the search
-    ends; three probes, 1395, at least: a probe waits for room in both
-    windows and four MSS of data behind it)."""
+    ends after six probes; 1395, three probes, at least). Failed before
+    the probe waited for window room and data behind it: a writer that
+    keeps pace with the window left fewer than five MSS unsent."""
     net = Chain()
     set_probing(net.a, 2)
     t, p = connect(net)
