@@ -59,14 +59,29 @@ class Scripted:
 class Server:
     """One connection from the raw peer in b to the listener in a."""
 
-    def __init__(self):
+    def __init__(self, wscale=False):
         s = Scripted.get()
         self.peer = s.peer
         self.peer.drain()
         sport[0] += 1
-        self.conn = self.peer.connect(sport[0], PORT)
+        if wscale:
+            self.conn = self.connect_scaled(sport[0])
+        else:
+            self.conn = self.peer.connect(sport[0], PORT)
         self.app, _ = s.lsk.accept()
         lib.on_exit(self.app.close)
+
+    def connect_scaled(self, port, isn=1000):
+        """As RawPeer.connect, offering window scaling (shift 7), so a's
+        window may grow past 64 KiB after the handshake."""
+        self.peer.send(lib.Seg(port, PORT, isn, 0, "S",
+                               options=lib.MSS_1460 + b"\x01\x03\x03\x07"))
+        sa = self.peer.expect(lambda s: s.sport == PORT and
+                              s.dport == port and s.flags == "SA")
+        lib.check(sa is not None, "no SYN-ACK from a")
+        conn = lib.RawConn(self.peer, port, PORT, isn + 1, sa.seq + 1)
+        conn.send("A")
+        return conn
 
     def collect(self, want, ack=True, timeout=3.0):
         """Data segments from a until want new bytes came; ACKs each
@@ -157,8 +172,9 @@ def case_psh_where_a_write_ends():
 
 def case_no_window_update_after_accept():
     """accept() and a read that finds nothing: no segment goes out (the
-    window grew since the SYN-ACK, but only data read is news)."""
-    srv = Server()
+    window grew past the SYN-ACK's 64 KiB, but only data read is news).
+    alttcp sent a window update."""
+    srv = Server(wscale=True)
     srv.peer.drain()
     srv.app.setblocking(False)
     try:
@@ -225,6 +241,29 @@ def case_cork_ceiling():
     lib.check("P" in segs[0].flags, "no PSH")
 
 
+def case_no_fast_retransmit_after_timeout():
+    """Ten segments go unacknowledged until the RTO resends the first;
+    three duplicate ACKs for it then are no new loss (RFC 6582 4.2): the
+    first segment is not sent a third time before the next RTO. alttcp
+    resent it at once (a fast retransmit)."""
+    srv = Server()
+    srv.app.sendall(os.urandom(10 * MSS))
+    first = srv.conn.rcv_nxt
+    segs = srv.collect(10 * MSS, ack=False)
+    lib.check_eq(len(segs), 10, "segments")
+    again = srv.conn.expect(lambda s: s.seq == first and s.load,
+                            lib.scaled(3))
+    lib.check(again is not None, "no retransmission by the RTO")
+    t0 = time.monotonic()
+    srv.conn.rcv_nxt = first
+    for _ in range(3):
+        srv.conn.send("A")
+    third = srv.conn.expect(lambda s: s.seq == first and s.load,
+                            lib.scaled(0.15))
+    lib.check(third is None, "resent %.3f s after three duplicate ACKs" %
+              (time.monotonic() - t0))
+
+
 class Echo:
     """A Linux TCP server in b echoing each connection, made once."""
     net = None
@@ -284,7 +323,7 @@ def case_cwnd_kept_when_unused():
 
 
 def case_cwnd_restarts_after_idle():
-    """4 MiB grow cwnd; after three RTOs idle the next write finds it
+    """4 MiB grow cwnd; idle for long enough, the next write finds it
     back at the initial window (RFC 5681 4.1)."""
     c = Echo.connect()
     data = os.urandom(4 << 20)
@@ -293,8 +332,10 @@ def case_cwnd_restarts_after_idle():
     c.sendall(data)
     t.join(lib.scaled(20))
     before = tcp_info(c, 80)
-    # Idle for three RTOs (tcpi_rto, microseconds), a second at least.
-    time.sleep(max(1.0, 3 * tcp_info(c, 8) / 1e6))
+    # cwnd halves for each RTO idle (tcpi_rto, microseconds): idle long
+    # enough for it to reach 10 from where it is, a second at least.
+    rtos = before.bit_length() + 2
+    time.sleep(max(1.0, rtos * tcp_info(c, 8) / 1e6))
     c.sendall(b"i")
     after = tcp_info(c, 80)
     read_n(c, 1)
@@ -311,6 +352,8 @@ lib.run_cases([
     ("msg_more_joins_writes", case_msg_more_joins_writes),
     ("cork_flushed_by_nodelay", case_cork_flushed_by_nodelay),
     ("cork_ceiling", case_cork_ceiling),
+    ("no_fast_retransmit_after_timeout",
+     case_no_fast_retransmit_after_timeout),
     ("cwnd_kept_when_unused", case_cwnd_kept_when_unused),
     ("cwnd_restarts_after_idle", case_cwnd_restarts_after_idle),
 ], timeout=30)
