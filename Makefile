@@ -26,7 +26,7 @@ SOURCES = $(filter-out %.mod.c,$(wildcard $(ROOT)/module/*.[ch])) $(ROOT)/includ
 ALTTCPIZE := $(BUILD)/alttcpize/libalttcpize.so
 
 .NOTPARALLEL:
-.PHONY: all deps ksrc module selftests run check check-debug bench checkpatch sparse \
+.PHONY: all deps ksrc module-kver module selftests run check check-debug bench checkpatch sparse \
 	clean distclean
 
 all: module selftests $(ALTTCPIZE)
@@ -41,7 +41,14 @@ deps:
 ksrc: deps
 	@$(ROOT)/scripts/ksrc $(KSRC)
 
-module: deps
+# Objects built for another kernel look up to date to kbuild (it does not
+# even relink for a new vermagic): remove them when the kernel changes.
+module-kver: deps
+	@kv='$(KVER)'; if [ "$$(cat $(BUILD)/module-kver 2>/dev/null)" != "$$kv" ]; then \
+		find $(ROOT)/module -name '*.o' -delete; rm -f $(ROOT)/module/alttcp.ko; \
+		mkdir -p $(BUILD); echo "$$kv" >$(BUILD)/module-kver; fi
+
+module: module-kver
 	$(MAKE) -C $(KDIR) M=$(ROOT) C=$(C) modules
 
 selftests: ksrc
@@ -70,7 +77,7 @@ checkpatch: ksrc
 	perl $(KSRC)/scripts/checkpatch.pl --strict --no-tree --quiet \
 		--ignore FILE_PATH_CHANGES -f $(SOURCES)
 
-sparse: deps
+sparse: module-kver
 	$(MAKE) -C $(KDIR) M=$(ROOT) C=2 modules
 
 # clean keeps the debug kernel, which takes long to build; distclean not.
