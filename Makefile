@@ -97,7 +97,7 @@ dkms:
 	@$(ROOT)/scripts/deps deb
 	@if dpkg -S /usr/src/alttcp-$(VERSION) >/dev/null 2>&1; then \
 		echo "dkms: /usr/src/alttcp-$(VERSION) belongs to a package (alttcp-dkms)" >&2; exit 1; fi
-	-@dkms remove alttcp/$(VERSION) --all >/dev/null 2>&1
+	@dkms remove alttcp/$(VERSION) --all >/dev/null 2>&1 || true
 	rm -rf /usr/src/alttcp-$(VERSION)
 	$(ROOT)/scripts/dkms-src /usr/src/alttcp-$(VERSION)
 	dkms add alttcp/$(VERSION)
