@@ -60,7 +60,6 @@
 #define ALTTCP_INIT_CWND	10U	/* segments, RFC 6928 */
 #define ALTTCP_CWND_MAX		(65535U << 14)	/* bytes: the largest window */
 #define ALTTCP_BUF_DEFAULT	BIT(20)	/* initial send/receive buffer */
-#define ALTTCP_SKB_MAX		16384U	/* payload of one queued skb */
 #define ALTTCP_MTU_PROBING	0U	/* Linux's tcp_mtu_probing */
 #define ALTTCP_BASE_MSS		1024U	/* Linux's tcp_base_mss */
 #define ALTTCP_MTU_PROBE_FLOOR	48U	/* Linux's tcp_mtu_probe_floor */
@@ -190,7 +189,9 @@ struct alttcp_net {
 
 struct alttcp_port_holder;
 
-/* What a received segment carries, parsed once in input.c. */
+/* What a received segment carries, parsed once in input.c; and a queued
+ * one to send (output.c, wqueue.c).
+ */
 struct alttcp_skb_cb {
 	__be32 saddr;
 	__be32 daddr;
@@ -207,6 +208,7 @@ struct alttcp_skb_cb {
 	u8 saw_tstamp;		/* a timestamps option came: tsval, tsecr */
 	u32 tsval;
 	u32 tsecr;
+	u16 seg_size;		/* output: payload per segment when last sent */
 };
 
 #define ALTTCP_SKB_CB(skb) ((struct alttcp_skb_cb *)&((skb)->cb[0]))
@@ -435,18 +437,14 @@ static inline struct alttcp_net *alttcp_pernet(const struct net *net)
 
 #define ALTTCP_INC_STATS(net, field) \
 	this_cpu_inc(alttcp_pernet(net)->mib->v[field])
+#define ALTTCP_ADD_STATS(net, field, n) \
+	this_cpu_add(alttcp_pernet(net)->mib->v[field], n)
 
 /* inet_sk_state_load() readers pair with this release. */
 static inline void alttcp_state_store(struct sock *sk, int state)
 {
 	/* Lockless readers (poll, procfs) see the fields set before. */
 	smp_store_release(&sk->sk_state, state);
-}
-
-/* Payload of one queued skb: an MSS, bounded to keep allocations small. */
-static inline u32 alttcp_size_goal(const struct alttcp_sock *ask)
-{
-	return min_t(u32, ask->mss, ALTTCP_SKB_MAX);
 }
 
 /* Bytes received and not read; the peer's FIN takes a number, not a byte. */
@@ -574,6 +572,16 @@ u32 alttcp_mtu_to_mss(const struct sock *sk, u32 mtu);
 u32 alttcp_mss_to_mtu(const struct sock *sk, u32 mss);
 void alttcp_resend_resized(struct sock *sk);
 bool alttcp_offer_timestamps(const struct sock *sk);
+
+/* wqueue.c */
+u32 alttcp_size_goal(const struct sock *sk);
+struct sk_buff *alttcp_wq_alloc(struct sock *sk, u32 size, gfp_t gfp,
+				bool force);
+void alttcp_wq_free(struct sock *sk, struct sk_buff *skb);
+int alttcp_wq_copy(struct sock *sk, struct sk_buff *skb,
+		   struct iov_iter *from, int copy);
+int alttcp_wq_split(struct sock *sk, struct sk_buff *skb, u32 len);
+int alttcp_wq_trim_head(struct sock *sk, struct sk_buff *skb, u32 len);
 
 /* timer.c */
 void alttcp_timer_init(struct sock *sk);

@@ -57,10 +57,8 @@ static void alttcp_destroy(struct sock *sk)
 		return;
 	ask->destroyed = 1;
 	alttcp_timer_stop(sk);
-	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
-		sk_wmem_queued_add(sk, -skb->truesize);
-		kfree_skb(skb);
-	}
+	while ((skb = __skb_dequeue(&sk->sk_write_queue)))
+		alttcp_wq_free(sk, skb);
 	ask->send_head = NULL;
 	alttcp_ofo_purge(sk);
 	__skb_queue_purge(&sk->sk_receive_queue);
@@ -192,7 +190,19 @@ void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 	ask->ssthresh = U32_MAX;
 }
 
-/* Frees what the peer acknowledged, sent or (after go-back-N) not.
+/* An RTT sample from skb, if it was sent once only (Karn). */
+static bool alttcp_sample_acked(struct sock *sk, struct sk_buff *skb)
+{
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+
+	if (cb->retransmitted || skb == alttcp_sk(sk)->send_head)
+		return false;
+	alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) - cb->tx_us);
+	return true;
+}
+
+/* Frees what the peer acknowledged, sent or (after go-back-N) not, and
+ * trims the acknowledged front off an skb acknowledged in part.
  * Returns whether an unambiguous segment gave an RTT sample; *ts_floor
  * is the latest TSval a retransmitted one among them went out with.
  */
@@ -205,23 +215,28 @@ static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 *ts_floor)
 	while ((skb = skb_peek(&sk->sk_write_queue))) {
 		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 
-		if (seq_after(cb->end_seq, ack))
-			break;
 		if (cb->retransmitted && seq_after(cb->tx_ts, *ts_floor))
 			*ts_floor = cb->tx_ts;
-		if (!cb->retransmitted && !sampled && skb != ask->send_head) {
-			alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) -
-					  cb->tx_us);
-			sampled = true;
+		if (seq_after(cb->end_seq, ack)) {
+			/* A probe is one segment, acknowledged whole. */
+			if (!seq_after(ack, cb->seq) ||
+			    alttcp_mtup_is_probe(sk, skb))
+				break;
+			if (!sampled)
+				sampled = alttcp_sample_acked(sk, skb);
+			/* Under memory shortage it waits for its end. */
+			alttcp_wq_trim_head(sk, skb, ack - cb->seq);
+			break;
 		}
+		if (!sampled)
+			sampled = alttcp_sample_acked(sk, skb);
 		if (cb->flags & TCPHDR_FIN)
 			ask->fin_acked = 1;
 		if (skb == ask->send_head)
 			ask->send_head = skb_queue_is_last(&sk->sk_write_queue,
 							   skb) ? NULL : skb->next;
 		__skb_unlink(skb, &sk->sk_write_queue);
-		sk_wmem_queued_add(sk, -skb->truesize);
-		kfree_skb(skb);
+		alttcp_wq_free(sk, skb);
 	}
 	return sampled;
 }

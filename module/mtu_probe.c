@@ -111,18 +111,14 @@ static bool alttcp_mtup_build(struct sock *sk, u32 len)
 	struct alttcp_skb_cb *pcb;
 	u32 done = 0;
 
-	probe = alloc_skb_fclone(MAX_TCP_HEADER + len, GFP_ATOMIC);
+	probe = alttcp_wq_alloc(sk, len, GFP_ATOMIC, false);
 	if (!probe)
 		return false;
-	skb_reserve(probe, MAX_TCP_HEADER);
-	__skb_header_release(probe);
 	pcb = ALTTCP_SKB_CB(probe);
-	memset(pcb, 0, sizeof(*pcb));
 	pcb->seq = ALTTCP_SKB_CB(skb)->seq;
 	pcb->end_seq = pcb->seq + len;
 	pcb->flags = TCPHDR_ACK;
 	__skb_queue_before(&sk->sk_write_queue, skb, probe);
-	sk_wmem_queued_add(sk, probe->truesize);
 
 	/* Never sent, so never cloned: the data may be moved. */
 	skb_queue_walk_from_safe(&sk->sk_write_queue, skb, next) {
@@ -135,11 +131,9 @@ static bool alttcp_mtup_build(struct sock *sk, u32 len)
 			/* A write that ended here still ends in a PSH. */
 			pcb->flags |= ALTTCP_SKB_CB(skb)->flags & TCPHDR_PSH;
 			__skb_unlink(skb, &sk->sk_write_queue);
-			sk_wmem_queued_add(sk, -skb->truesize);
-			consume_skb(skb);
-		} else {
-			skb_pull(skb, copy);
-			ALTTCP_SKB_CB(skb)->seq += copy;
+			alttcp_wq_free(sk, skb);
+		} else if (alttcp_wq_trim_head(sk, skb, copy)) {
+			WARN_ON_ONCE(1);	/* never cloned: cannot fail */
 		}
 		if (done == len)
 			break;

@@ -113,6 +113,8 @@ static int alttcp_emit(struct net *net, struct sock *sk,
 		       const u8 *opts, unsigned int optlen, u8 tos)
 {
 	unsigned int thlen = sizeof(struct tcphdr) + optlen;
+	/* A GSO skb leaves as gso_segs segments, each with its IP ID. */
+	u16 segs = skb_is_gso(skb) ? skb_shinfo(skb)->gso_segs : 1;
 	struct flowi4 fl4;
 	struct rtable *rt;
 	struct tcphdr *th;
@@ -171,7 +173,7 @@ static int alttcp_emit(struct net *net, struct sock *sk,
 	iph->protocol = IPPROTO_TCP;
 	iph->saddr = saddr;
 	iph->daddr = daddr;
-	ip_select_ident(net, skb, sk);
+	ip_select_ident_segs(net, skb, sk, segs);
 	skb->protocol = htons(ETH_P_IP);
 	if (sk || lsk) {
 		/* Owned, as Linux TCP's are: owner and cgroup matches,
@@ -185,7 +187,7 @@ static int alttcp_emit(struct net *net, struct sock *sk,
 		skb->priority = skb->sk->sk_priority;
 		skb->mark = skb->sk->sk_mark;
 	}
-	ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTSEGS);
+	ALTTCP_ADD_STATS(net, ALTTCP_MIB_OUTSEGS, segs);
 	if (flags & TCPHDR_RST) {
 		ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTRSTS);
 		trace_alttcp_rst_send(saddr, sport, daddr, dport, seq, ack);
@@ -434,6 +436,27 @@ void alttcp_send_ack_reply(struct net *net, __be32 saddr, __be32 daddr,
 		    TCPHDR_ACK, window, NULL, 0, 0);
 }
 
+/*
+ * Marks c, about to be sent, for GSO when it holds more than one segment:
+ * the device or software GSO cuts it at the MSS and gives each piece its
+ * headers, PSH and FIN on the last only. An MTU probe is one segment
+ * larger than the MSS.
+ */
+static void alttcp_set_gso(struct sock *sk, struct sk_buff *c, u32 mss)
+{
+	struct skb_shared_info *shinfo = skb_shinfo(c);
+
+	if (c->len <= mss || alttcp_mtup_is_probe(sk, c)) {
+		shinfo->gso_size = 0;
+		shinfo->gso_type = 0;
+		shinfo->gso_segs = 1;
+		return;
+	}
+	shinfo->gso_size = mss;
+	shinfo->gso_type = SKB_GSO_TCPV4;
+	shinfo->gso_segs = DIV_ROUND_UP(c->len, mss);
+}
+
 /* Sends one skb of the write queue; the queued original stays for
  * retransmission. A clone shares the data; when an earlier clone is still
  * in flight the headers must not be shared, so copy them.
@@ -455,6 +478,11 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 		c = skb_clone(skb, GFP_ATOMIC);
 	if (!c)
 		return -ENOBUFS;
+	/* The clone's cb is the original's: alttcp_mtup_is_probe() reads
+	 * seq there, until alttcp_emit() clears it for IP.
+	 */
+	alttcp_set_gso(sk, c, ask->mss);
+	cb->seg_size = skb_is_gso(c) ? ask->mss : skb->len;
 	cb->tx_ts = alttcp_tsval(ask);
 	if (ask->ts_ok)
 		optlen = alttcp_ts_option(ask, opts, true);
@@ -540,47 +568,20 @@ u32 alttcp_mss_to_mtu(const struct sock *sk, u32 mss)
 	return mss + alttcp_header_len(alttcp_sk(sk));
 }
 
-/*
- * Cuts a queued skb down to len bytes after the MSS shrank (path MTU);
- * the rest goes to a new skb right behind it, and a FIN with it. The data
- * is linear (sendmsg). A clone of skb may still be in flight: it keeps
- * the whole buffer, nothing in it is written, and skb, no longer the
- * tail, is never appended to again.
+/* A sent skb about to be sent again: the part not acknowledged, of at
+ * most one MSS (Linux's tcp_retransmit_skb()).
  */
-static int alttcp_split(struct sock *sk, struct sk_buff *skb, u32 len)
+static int alttcp_fit_retransmit(struct sock *sk, struct sk_buff *skb)
 {
-	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb), *ncb;
-	u32 rest = skb->len - len;
-	struct sk_buff *buff;
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 
-	buff = alloc_skb_fclone(MAX_TCP_HEADER + rest, GFP_ATOMIC);
-	if (!buff)
-		return -ENOBUFS;
-	skb_reserve(buff, MAX_TCP_HEADER);
-	__skb_header_release(buff);
-	if (skb_copy_bits(skb, len, skb_put(buff, rest), rest)) {
-		kfree_skb(buff);
-		return -EFAULT;
-	}
-	ncb = ALTTCP_SKB_CB(buff);
-	*ncb = *cb;
-	ncb->seq = cb->seq + len;
-	cb->end_seq = ncb->seq;
-	cb->flags &= ~(TCPHDR_FIN | TCPHDR_PSH);
-	skb_trim(skb, len);
-	sk_wmem_queued_add(sk, buff->truesize);
-	__skb_queue_after(&sk->sk_write_queue, skb, buff);
-	return 0;
-}
-
-/* An skb about to be sent, no larger than the MSS now. */
-static int alttcp_fit_mss(struct sock *sk, struct sk_buff *skb)
-{
-	u32 mss = alttcp_sk(sk)->mss;
-
-	if (skb->len <= mss || alttcp_mtup_is_probe(sk, skb))
+	if (seq_before(cb->seq, ask->snd_una) &&
+	    alttcp_wq_trim_head(sk, skb, ask->snd_una - cb->seq))
+		return -ENOMEM;
+	if (skb->len <= ask->mss || alttcp_mtup_is_probe(sk, skb))
 		return 0;
-	return alttcp_split(sk, skb, mss);
+	return alttcp_wq_split(sk, skb, ask->mss);
 }
 
 /*
@@ -598,7 +599,7 @@ void alttcp_resend_resized(struct sock *sk)
 	skb_queue_walk(&sk->sk_write_queue, skb) {
 		if (skb == ask->send_head)
 			break;
-		if (skb->len > ask->mss) {
+		if (ALTTCP_SKB_CB(skb)->seg_size > ask->mss) {
 			oversized = true;
 			break;
 		}
@@ -627,7 +628,7 @@ void alttcp_init_send_marks(struct sock *sk)
 }
 
 /*
- * Is skb, the last on the queue and less than a segment, to wait for more
+ * Is the partial last segment of skb, the queue's tail, to wait for more
  * data? Corked, yes; with TCP_NODELAY, no; else Minshall's Nagle (as
  * Linux's tcp_nagle_check()): while a small segment sent is unacknowledged.
  */
@@ -636,7 +637,7 @@ static bool alttcp_nagle_holds(struct sock *sk, struct sk_buff *skb,
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
-	if ((how & ALTTCP_PUSH_FORCE) || skb->len >= alttcp_size_goal(ask) ||
+	if ((how & ALTTCP_PUSH_FORCE) || !(skb->len % ask->mss) ||
 	    (ALTTCP_SKB_CB(skb)->flags & TCPHDR_FIN) ||
 	    !skb_queue_is_last(&sk->sk_write_queue, skb))
 		return false;
@@ -645,6 +646,54 @@ static bool alttcp_nagle_holds(struct sock *sk, struct sk_buff *skb,
 	return !ask->nodelay && in_flight &&
 	       seq_after(ask->snd_sml, ask->snd_una) &&
 	       seq_leq(ask->snd_sml, ask->snd_nxt);
+}
+
+/*
+ * Bytes one trip down the stack may carry: about a millisecond at the
+ * pacing rate, plus more the shorter the RTT, at least two segments and
+ * at most the route's GSO size (Linux's tcp_tso_autosize() with its
+ * defaults). One segment without GSO.
+ */
+static u32 alttcp_tso_autosize(struct sock *sk, u32 mss)
+{
+	unsigned long bytes;
+	u32 shift, segs;
+
+	if (!sk_can_gso(sk))
+		return mss;
+	bytes = READ_ONCE(sk->sk_pacing_rate) >> READ_ONCE(sk->sk_pacing_shift);
+	shift = alttcp_sk(sk)->srtt_us >> 9;
+	if (shift < BITS_PER_TYPE(u32))
+		bytes += sk->sk_gso_max_size >> shift;
+	bytes = min_t(unsigned long, bytes, sk->sk_gso_max_size);
+	segs = max_t(u32, bytes / mss, 2);
+	return min_t(u32, segs, sk->sk_gso_max_segs) * mss;
+}
+
+/*
+ * How much of skb, whose first segment fits the peer's window and cwnd,
+ * goes now (Linux's tcp_mss_split_point()): all of it if the windows and
+ * the autosize take it, less a partial last segment Nagle holds; else as
+ * many whole segments as they take. 0: Nagle holds all of it.
+ */
+static u32 alttcp_send_len(struct sock *sk, struct sk_buff *skb, u32 cwnd,
+			   u32 in_flight, int how)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 mss = ask->mss, room, partial;
+
+	if (skb->len <= mss || alttcp_mtup_is_probe(sk, skb))
+		return alttcp_nagle_holds(sk, skb, how, in_flight) ?
+		       0 : skb->len;
+	room = ask->snd_una + ask->snd_wnd - ALTTCP_SKB_CB(skb)->seq;
+	room = min(room, in_flight ? cwnd - in_flight : max(cwnd, mss));
+	room = min(room, alttcp_tso_autosize(sk, mss));
+	if (skb->len > room)
+		return rounddown(room, mss);
+	partial = skb->len % mss;
+	if (partial && alttcp_nagle_holds(sk, skb, how, in_flight))
+		return skb->len - partial;
+	return skb->len;
 }
 
 /*
@@ -714,28 +763,32 @@ void __alttcp_push(struct sock *sk, int how)
 	while ((skb = ask->send_head)) {
 		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 		u32 in_flight = ask->snd_nxt - ask->snd_una;
+		u32 first = min(skb->len, ask->mss), len;
 
-		if (alttcp_fit_mss(sk, skb)) {
-			if (!alttcp_timer_pending(sk, ALTTCP_TIMER_RETRANS) &&
-			    !alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
-				alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS,
-						 ask->rto_ms);
-			break;
-		}
-		if (seq_after(cb->end_seq, ask->snd_una + ask->snd_wnd)) {
+		/* The peer's window takes at least the first segment. */
+		if (seq_after(skb->len > first ? cb->seq + first : cb->end_seq,
+			      ask->snd_una + ask->snd_wnd)) {
 			if (!in_flight &&
 			    !alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
 				alttcp_timer_arm(sk, ALTTCP_TIMER_PERSIST,
 						 ask->rto_ms);
 			break;
 		}
-		if (in_flight && in_flight + skb->len > cwnd) {
+		if (in_flight && in_flight + first > cwnd) {
 			cwnd_full = true;
 			break;
 		}
-		if (alttcp_small_queue_full(sk, skb))
+		len = alttcp_send_len(sk, skb, cwnd, in_flight, how);
+		if (!len)
 			break;
-		if (alttcp_nagle_holds(sk, skb, how, in_flight))
+		if (len < skb->len && alttcp_wq_split(sk, skb, len)) {
+			if (!alttcp_timer_pending(sk, ALTTCP_TIMER_RETRANS) &&
+			    !alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
+				alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS,
+						 ask->rto_ms);
+			break;
+		}
+		if (alttcp_small_queue_full(sk, skb))
 			break;
 		if (!in_flight && !seq_before(cb->seq, ask->snd_max)) {
 			alttcp_cwnd_restart(sk);
@@ -745,7 +798,8 @@ void __alttcp_push(struct sock *sk, int how)
 		if (seq_before(cb->seq, ask->snd_max)) {
 			/* Sent before: go-back-N after a timeout. */
 			cb->retransmitted = 1;
-			ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
+			ALTTCP_ADD_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS,
+					 DIV_ROUND_UP(skb->len, ask->mss));
 			trace_alttcp_retransmit(sk, cb->seq, skb->len,
 						ask->retransmits);
 		}
@@ -758,7 +812,7 @@ void __alttcp_push(struct sock *sk, int how)
 			break;
 		}
 		ask->snd_nxt = cb->end_seq;
-		if (skb->len < ask->mss)
+		if (skb->len % ask->mss)
 			ask->snd_sml = cb->end_seq;
 		if (seq_after(ask->snd_nxt, ask->snd_max)) {
 			ask->snd_max = ask->snd_nxt;
@@ -798,17 +852,13 @@ void alttcp_queue_fin(struct sock *sk)
 		ALTTCP_SKB_CB(tail)->flags |= TCPHDR_FIN;
 		ALTTCP_SKB_CB(tail)->end_seq++;
 	} else {
-		struct sk_buff *skb = alloc_skb_fclone(MAX_TCP_HEADER,
-						       sk->sk_allocation |
-						       __GFP_NOFAIL);
+		/* A FIN is owed whatever the memory (Linux forces it too). */
+		struct sk_buff *skb = alttcp_wq_alloc(sk, 0, sk->sk_allocation |
+						      __GFP_NOFAIL, true);
 
-		skb_reserve(skb, MAX_TCP_HEADER);
-		__skb_header_release(skb);
 		ALTTCP_SKB_CB(skb)->seq = ask->write_seq;
 		ALTTCP_SKB_CB(skb)->end_seq = ask->write_seq + 1;
 		ALTTCP_SKB_CB(skb)->flags = TCPHDR_FIN | TCPHDR_ACK;
-		ALTTCP_SKB_CB(skb)->retransmitted = 0;
-		sk_wmem_queued_add(sk, skb->truesize);
 		__skb_queue_tail(&sk->sk_write_queue, skb);
 		if (!ask->send_head)
 			ask->send_head = skb;
@@ -823,8 +873,8 @@ int alttcp_retransmit_head(struct sock *sk)
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *skb;
 
-	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
 	if ((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {
+		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
 		trace_alttcp_retransmit(sk, ask->iss, 0, ask->retransmits);
 		if (sk->sk_state == TCP_SYN_SENT)
 			return alttcp_send_syn(sk);
@@ -833,8 +883,9 @@ int alttcp_retransmit_head(struct sock *sk)
 	skb = skb_peek(&sk->sk_write_queue);
 	if (!skb || skb == ask->send_head)
 		return 0;
-	if (alttcp_fit_mss(sk, skb))
+	if (alttcp_fit_retransmit(sk, skb))
 		return -ENOBUFS;
+	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
 	trace_alttcp_retransmit(sk, ALTTCP_SKB_CB(skb)->seq, skb->len,
 				ask->retransmits);
 	ALTTCP_SKB_CB(skb)->retransmitted = 1;

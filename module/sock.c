@@ -65,6 +65,8 @@ static int alttcp_init_sock(struct sock *sk)
 	 * writers, whose space is the write queue's (as Linux TCP).
 	 */
 	sock_set_flag(sk, SOCK_USE_WRITE_QUEUE);
+	/* What sk_setup_caps() asks the route's device to offload. */
+	sk->sk_gso_type = SKB_GSO_TCPV4;
 	alttcp_mem_sock_init(sk);
 	sk->sk_write_space = alttcp_write_space;
 	/* No buffer autotuning: start where Linux's would usually grow to. */
@@ -263,10 +265,8 @@ static int alttcp_disconnect(struct sock *sk, int flags)
 	alttcp_timer_stop(sk);
 	__skb_queue_purge(&sk->sk_receive_queue);
 	alttcp_ofo_purge(sk);
-	while ((skb = __skb_dequeue(&sk->sk_write_queue))) {
-		sk_wmem_queued_add(sk, -skb->truesize);
-		kfree_skb(skb);
-	}
+	while ((skb = __skb_dequeue(&sk->sk_write_queue)))
+		alttcp_wq_free(sk, skb);
 	ask->send_head = NULL;
 	ask->fin_queued = 0;
 	ask->fin_acked = 0;
@@ -483,12 +483,56 @@ static void alttcp_push_write(struct sock *sk, int flags, int how)
 	__alttcp_push(sk, how | ((flags & MSG_MORE) ? ALTTCP_PUSH_CORK : 0));
 }
 
-/* Send buffer: MSS-sized skbs appended to the write queue. */
+/* May the writer's bytes go on at the end of skb, the queue's tail? */
+static bool alttcp_can_append(struct sock *sk, struct sk_buff *skb)
+{
+	return skb && alttcp_sk(sk)->send_head &&
+	       !(ALTTCP_SKB_CB(skb)->flags & TCPHDR_FIN) &&
+	       skb->len < alttcp_size_goal(sk);
+}
+
+/* A new skb at the tail, for the writer's bytes; NULL: wait for memory. */
+static struct sk_buff *alttcp_append_skb(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *skb;
+
+	skb = alttcp_wq_alloc(sk, 0, sk->sk_allocation, false);
+	if (!skb)
+		return NULL;
+	ALTTCP_SKB_CB(skb)->seq = ask->write_seq;
+	ALTTCP_SKB_CB(skb)->end_seq = ask->write_seq;
+	ALTTCP_SKB_CB(skb)->flags = TCPHDR_ACK;
+	__skb_queue_tail(&sk->sk_write_queue, skb);
+	if (!ask->send_head)
+		ask->send_head = skb;
+	return skb;
+}
+
+/* A write that stops early leaves no empty skb to be sent as a segment. */
+static void alttcp_remove_empty_tail(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
+
+	if (!skb || skb->len || ALTTCP_SKB_CB(skb)->flags & TCPHDR_FIN)
+		return;
+	if (ask->send_head == skb)
+		ask->send_head = NULL;
+	__skb_unlink(skb, &sk->sk_write_queue);
+	alttcp_wq_free(sk, skb);
+}
+
+/*
+ * Send buffer: the writer's bytes go into page fragments of skbs of up to
+ * alttcp_size_goal() each (wqueue.c), pushed as each one fills.
+ */
 static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	long timeo;
+	bool fresh = false;
 	size_t copied = 0;
+	long timeo;
 	int err;
 
 	lock_sock(sk);
@@ -502,43 +546,34 @@ static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 
 	while (msg_data_left(msg)) {
 		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
-		size_t room, chunk;
+		int chunk;
 
 		err = -EPIPE;
 		if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN))
 			goto error;
 
-		if (!skb || !ask->send_head || skb->len >= alttcp_size_goal(ask) ||
-		    (ALTTCP_SKB_CB(skb)->flags & TCPHDR_FIN) ||
-		    skb_tailroom(skb) == 0) {
+		if (fresh || !alttcp_can_append(sk, skb)) {
 			if (!sk_stream_memory_free(sk))
 				goto wait;
 			/* Let segments that queued behind us in, as Linux. */
 			if (sk_flush_backlog(sk))
 				continue;
-			skb = alloc_skb_fclone(MAX_TCP_HEADER +
-					       alttcp_size_goal(ask),
-					       sk->sk_allocation);
+			skb = alttcp_append_skb(sk);
 			if (!skb)
 				goto wait;
-			skb_reserve(skb, MAX_TCP_HEADER);
-			__skb_header_release(skb);
-			ALTTCP_SKB_CB(skb)->seq = ask->write_seq;
-			ALTTCP_SKB_CB(skb)->end_seq = ask->write_seq;
-			ALTTCP_SKB_CB(skb)->flags = TCPHDR_ACK;
-			ALTTCP_SKB_CB(skb)->retransmitted = 0;
-			sk_wmem_queued_add(sk, skb->truesize);
-			__skb_queue_tail(&sk->sk_write_queue, skb);
-			if (!ask->send_head)
-				ask->send_head = skb;
+			fresh = false;
 		}
-		room = min_t(size_t, alttcp_size_goal(ask) - skb->len,
-			     skb_tailroom(skb));
-		chunk = min(room, msg_data_left(msg));
-		if (copy_from_iter(skb_put(skb, chunk), chunk,
-				   &msg->msg_iter) != chunk) {
-			skb_trim(skb, skb->len - chunk);
-			err = -EFAULT;
+		chunk = min_t(size_t, alttcp_size_goal(sk) - skb->len,
+			      msg_data_left(msg));
+		chunk = alttcp_wq_copy(sk, skb, &msg->msg_iter, chunk);
+		if (chunk == -EMSGSIZE) {
+			fresh = true;
+			continue;
+		}
+		if (chunk == -ENOMEM)
+			goto wait;
+		if (chunk < 0) {
+			err = chunk;
 			goto error;
 		}
 		ALTTCP_SKB_CB(skb)->end_seq += chunk;
@@ -547,13 +582,14 @@ static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		if (alttcp_forced_push(ask)) {
 			alttcp_mark_push(ask, skb);
 			__alttcp_push(sk, ALTTCP_PUSH_FORCE);
-		} else if (skb->len >= alttcp_size_goal(ask) &&
+		} else if (skb->len >= alttcp_size_goal(sk) &&
 			   !alttcp_mtup_gathering(sk)) {
 			alttcp_push(sk);
 		}
 		continue;
 wait:
 		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		alttcp_remove_empty_tail(sk);
 		/* Out of space: what is written goes, whole or not. */
 		if (copied)
 			alttcp_push_write(sk, msg->msg_flags & ~MSG_MORE,
@@ -569,14 +605,13 @@ wait:
 	return copied;
 
 error:
-	if (copied)
-		alttcp_push_write(sk, msg->msg_flags, 0);
-	else
-		alttcp_push(sk);
+	alttcp_remove_empty_tail(sk);
 	if (copied) {
+		alttcp_push_write(sk, msg->msg_flags, 0);
 		release_sock(sk);
 		return copied;
 	}
+	alttcp_push(sk);
 	err = sk_stream_error(sk, msg->msg_flags, err);
 	release_sock(sk);
 	return err;

@@ -354,9 +354,13 @@ static bool alttcp_send_held(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+	struct sk_buff *head = ask->send_head;
+	u32 end = ALTTCP_SKB_CB(head)->end_seq;
 
-	if (seq_after(ALTTCP_SKB_CB(ask->send_head)->end_seq,
-		      ask->snd_una + ask->snd_wnd))
+	/* Its first segment at least must fit, as for any send. */
+	if (head->len > ask->mss)
+		end = ALTTCP_SKB_CB(head)->seq + ask->mss;
+	if (seq_after(end, ask->snd_una + ask->snd_wnd))
 		return false;
 	ALTTCP_SKB_CB(tail)->flags |= TCPHDR_PSH;
 	__alttcp_push(sk, ALTTCP_PUSH_FORCE);
