@@ -186,6 +186,7 @@ static int alttcp_emit(struct net *net, struct sock *sk,
 		skb->mark = skb->sk->sk_mark;
 	}
 	ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTSEGS);
+	trace_alttcp_segment_send(sk, th, saddr, daddr, len - thlen);
 	if (flags & TCPHDR_RST) {
 		ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTRSTS);
 		trace_alttcp_rst_send(saddr, sport, daddr, dport, seq, ack);
