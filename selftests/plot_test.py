@@ -149,7 +149,8 @@ def plot_matches_counters():
         after = lib.counters(net.a)
     finally:
         net.b.nft_flush()
-        stdout, stderr = rec.communicate("\n", timeout=lib.scaled(60))
+        # matplotlib alone takes about 25 s to start in the VM.
+        stdout, stderr = rec.communicate("\n", timeout=lib.scaled(120))
     for line in stderr.splitlines():
         print("# " + line)
     lib.check_eq(rec.returncode, 0, "alttcp-plot's exit status")
@@ -181,4 +182,4 @@ def plot_matches_counters():
 
 lib.run_cases([
     ("plot_matches_counters", plot_matches_counters),
-], timeout=90)
+], timeout=180)
