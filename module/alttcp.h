@@ -58,6 +58,7 @@
 #define ALTTCP_SYNCOOKIES	1U	/* when the SYN queue overflows */
 #define ALTTCP_MAX_SYN_BACKLOG	256U	/* SYN queue, at least */
 #define ALTTCP_INIT_CWND	10U	/* segments, RFC 6928 */
+#define ALTTCP_CWND_MAX		(65535U << 14)	/* bytes: the largest window */
 #define ALTTCP_BUF_DEFAULT	BIT(20)	/* initial send/receive buffer */
 #define ALTTCP_SKB_MAX		16384U	/* payload of one queued skb */
 #define ALTTCP_MTU_PROBING	0U	/* Linux's tcp_mtu_probing */
@@ -260,6 +261,8 @@ struct alttcp_sock {
 	u32 snd_max;		/* highest sequence number ever sent */
 	u32 write_seq;		/* end of the data queued by the user */
 	u32 max_window;		/* largest window the peer offered */
+	u32 snd_sml;		/* end of the last small segment sent (Nagle) */
+	u32 pushed_seq;		/* end of the last write marked PSH */
 	/* receive sequence variables */
 	u32 irs;
 	u32 rcv_nxt;
@@ -284,6 +287,7 @@ struct alttcp_sock {
 	u8 snd_wscale;		/* shift of the peer's windows */
 	u8 rcv_wscale;		/* shift of our windows */
 	u8 nodelay:1,
+	   cork:1,		/* TCP_CORK: hold partial segments */
 	   wscale_ok:1,
 	   fin_queued:1,	/* our FIN is in the write queue */
 	   fin_acked:1,
@@ -305,9 +309,15 @@ struct alttcp_sock {
 	/* congestion control (RFC 5681, NewReno RFC 6582) */
 	u32 cwnd;		/* bytes */
 	u32 ssthresh;		/* bytes */
-	u32 recover;		/* snd_max when fast recovery began */
+	u32 recover;		/* snd_max at fast recovery or a timeout:
+				 * fast retransmit once snd_una reaches it
+				 */
+	u32 max_flight;		/* most in flight this window (RFC 7661) */
+	u32 cwnd_usage_seq;	/* end of that window */
+	u32 lsnd_ms;		/* when new data last left */
 	u8 dupacks;
 	bool in_recovery;
+	bool cwnd_limited;	/* cwnd held sending back this window */
 
 	/* RTT and retransmission (RFC 6298), microseconds */
 	u32 srtt_us;
@@ -550,6 +560,11 @@ void alttcp_send_reset_reply(struct net *net, struct sk_buff *skb);
 void alttcp_send_ack_reply(struct net *net, __be32 saddr, __be32 daddr,
 			   __be16 sport, __be16 dport, u32 seq, u32 ack,
 			   u16 window);
+/* How alttcp_push() treats a partial last segment (Linux's TCP_NAGLE_*). */
+#define ALTTCP_PUSH_CORK	1	/* hold it: more is coming */
+#define ALTTCP_PUSH_FORCE	2	/* send it whatever Nagle says */
+void __alttcp_push(struct sock *sk, int how);
+void alttcp_init_send_marks(struct sock *sk);
 void alttcp_push(struct sock *sk);
 void alttcp_queue_fin(struct sock *sk);
 int alttcp_retransmit_head(struct sock *sk);

@@ -239,10 +239,24 @@ static void alttcp_fast_retransmit(struct sock *sk)
 	alttcp_retransmit_head(sk);
 }
 
-/* New data acknowledged: grow cwnd, or deflate it in recovery. */
+/* Whether cwnd held the sender back lately (Linux's tcp_is_cwnd_limited()):
+ * in slow start, while it is under twice the most in flight this window.
+ */
+static bool alttcp_is_cwnd_limited(const struct alttcp_sock *ask)
+{
+	if (ask->cwnd < ask->ssthresh)
+		return ask->cwnd < 2 * ask->max_flight;
+	return ask->cwnd_limited;
+}
+
+/*
+ * New data acknowledged: grow cwnd, or deflate it in recovery. It grows
+ * only while the sender uses it (RFC 7661), never past ALTTCP_CWND_MAX.
+ */
 static void alttcp_cong_on_ack(struct sock *sk, u32 acked)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
+	u64 cwnd = ask->cwnd;
 
 	if (ask->in_recovery) {
 		if (seq_geq(ask->snd_una, ask->recover)) {
@@ -255,10 +269,19 @@ static void alttcp_cong_on_ack(struct sock *sk, u32 acked)
 			ask->cwnd = ask->cwnd > acked ?
 				    ask->cwnd - acked + ask->mss : ask->mss;
 		}
+	} else if (!alttcp_is_cwnd_limited(ask)) {
+		return;
 	} else if (ask->cwnd < ask->ssthresh) {
-		ask->cwnd += min_t(u32, acked, ask->mss);	/* slow start */
+		/* Slow start counts bytes, up to two segments an ACK (RFC
+		 * 3465), so a receiver's delayed ACKs do not halve its pace.
+		 */
+		cwnd = min_t(u64, cwnd + min(acked, 2 * ask->mss),
+			     ask->ssthresh);
+		ask->cwnd = min_t(u64, cwnd, ALTTCP_CWND_MAX);
 	} else {
-		ask->cwnd += max_t(u32, 1, ask->mss * ask->mss / ask->cwnd);
+		/* About one segment a round trip (RFC 5681 3.1). */
+		cwnd += max_t(u64, 1, (u64)acked * ask->mss / ask->cwnd);
+		ask->cwnd = min_t(u64, cwnd, ALTTCP_CWND_MAX);
 	}
 }
 
@@ -331,13 +354,17 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	} else if (cb->ack_seq == ask->snd_una && !seg_len &&
 		   wnd == ask->snd_wnd && ask->snd_una != ask->snd_max) {
 		/* A duplicate ACK (RFC 5681 2). */
-		if (++ask->dupacks == 3 && !ask->in_recovery &&
+		if (ask->dupacks < U8_MAX)
+			ask->dupacks++;
+		if (ask->dupacks == 3 && !ask->in_recovery &&
 		    alttcp_mtup_lost(sk))
 			alttcp_resend_resized(sk);	/* no congestion */
-		else if (ask->dupacks == 3 && !ask->in_recovery)
+		else if (ask->dupacks == 3 && !ask->in_recovery &&
+			 seq_geq(ask->snd_una, ask->recover))
 			alttcp_fast_retransmit(sk);
-		else if (ask->dupacks > 3 || ask->in_recovery)
-			ask->cwnd += ask->mss;	/* inflate: one left */
+		else if (ask->in_recovery)
+			ask->cwnd = min(ask->cwnd + ask->mss,	/* one left */
+					ALTTCP_CWND_MAX);
 	}
 	/* Window update (RFC 9293 3.10.7.4, fifth check). */
 	if (seq_before(ask->snd_wl1, cb->seq) ||
@@ -496,6 +523,7 @@ static void alttcp_rcv_syn_sent(struct sock *sk, struct sk_buff *skb)
 	alttcp_apply_syn_options(sk, cb);
 	ask->snd_wnd = cb->window;	/* never scaled in a SYN */
 	ask->max_window = ask->snd_wnd;
+	alttcp_init_send_marks(sk);
 	ask->snd_wl1 = cb->seq;
 	ask->snd_wl2 = cb->ack_seq;
 	if (ack) {
@@ -527,7 +555,8 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 	u32 seg_len = cb->end_seq - cb->seq;
-	bool kept = false, fin_now = false, had_data;
+	bool kept = false, fin_now = false;
+	u32 data_len;
 
 	switch (sk->sk_state) {
 	case TCP_CLOSE:
@@ -619,6 +648,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		ask->snd_una = cb->ack_seq;
 		ask->snd_wnd = (u32)cb->window << ask->snd_wscale;
 		ask->max_window = ask->snd_wnd;
+		alttcp_init_send_marks(sk);
 		ask->snd_wl1 = cb->seq;
 		ask->snd_wl2 = cb->ack_seq;
 		alttcp_handshake_rtt(sk);
@@ -679,15 +709,18 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		u32 before = ask->rcv_nxt;
 		bool refused;
 
-		had_data = skb->len;
-		if (had_data > ask->rcv_mss)
-			ask->rcv_mss = min_t(u32, had_data, ask->adv_mss);
+		/* The largest segment seen, as Linux's rcv_mss: delayed
+		 * ACKs count full-sized segments in it.
+		 */
+		data_len = skb->len;
+		if (data_len > ask->rcv_mss)
+			ask->rcv_mss = min_t(u32, data_len, ask->adv_mss);
 		kept = alttcp_queue_data(sk, skb, &fin_now, &refused);
 		ask->bytes_received += ask->rcv_nxt - before;
 		/* Out of order, or filling a gap: at once (RFC 5681 4.2);
 		 * step eight acknowledges a FIN.
 		 */
-		if (had_data && !fin_now && !refused)
+		if (data_len && !fin_now && !refused)
 			alttcp_delack_or_ack(sk, gap);
 	}
 

@@ -43,6 +43,7 @@ static void alttcp_child_init(struct sock *child, struct sock *lsk,
 	alttcp_init_private(child);
 	ask->rcv_wscale = alttcp_sk(lsk)->rcv_wscale;
 	ask->nodelay = alttcp_sk(lsk)->nodelay;
+	ask->cork = alttcp_sk(lsk)->cork;
 	ask->user_mss = alttcp_sk(lsk)->user_mss;
 	ask->keepidle_s = alttcp_sk(lsk)->keepidle_s;
 	ask->keepintvl_s = alttcp_sk(lsk)->keepintvl_s;
@@ -266,6 +267,7 @@ bool alttcp_child_from_request(struct sock *lsk,
 	ask->write_seq = ask->snd_una;
 	ask->snd_wnd = (u32)cb->window << ask->snd_wscale;
 	ask->max_window = ask->snd_wnd;
+	alttcp_init_send_marks(child);
 	ask->snd_wl1 = cb->seq;
 	ask->snd_wl2 = cb->ack_seq;
 	ask->ts_off = req->ts_off;

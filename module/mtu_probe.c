@@ -132,6 +132,8 @@ static bool alttcp_mtup_build(struct sock *sk, u32 len)
 			WARN_ON_ONCE(1);
 		done += copy;
 		if (copy == skb->len) {
+			/* A write that ended here still ends in a PSH. */
+			pcb->flags |= ALTTCP_SKB_CB(skb)->flags & TCPHDR_PSH;
 			__skb_unlink(skb, &sk->sk_write_queue);
 			sk_wmem_queued_add(sk, -skb->truesize);
 			consume_skb(skb);

@@ -445,13 +445,11 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 	struct inet_sock *inet = inet_sk(sk);
 	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 	struct sk_buff *c;
-	u8 flags = TCPHDR_ACK | (cb->flags & TCPHDR_FIN);
+	u8 flags = TCPHDR_ACK | (cb->flags & (TCPHDR_FIN | TCPHDR_PSH));
 	u8 opts[TCPOLEN_TSTAMP_ALIGNED];
 	unsigned int optlen = 0;
 	int err;
 
-	if (skb->len)
-		flags |= TCPHDR_PSH;
 	if (unlikely(skb_cloned(skb)))
 		c = pskb_copy(skb, GFP_ATOMIC);
 	else
@@ -569,7 +567,7 @@ static int alttcp_split(struct sock *sk, struct sk_buff *skb, u32 len)
 	*ncb = *cb;
 	ncb->seq = cb->seq + len;
 	cb->end_seq = ncb->seq;
-	cb->flags &= ~TCPHDR_FIN;
+	cb->flags &= ~(TCPHDR_FIN | TCPHDR_PSH);
 	skb_trim(skb, len);
 	sk_wmem_queued_add(sk, buff->truesize);
 	__skb_queue_after(&sk->sk_write_queue, skb, buff);
@@ -615,10 +613,92 @@ void alttcp_resend_resized(struct sock *sk)
 	alttcp_push(sk);
 }
 
+/* Where the sender's bookkeeping starts, once the SYNs are in. */
+void alttcp_init_send_marks(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	ask->snd_sml = ask->write_seq;
+	ask->pushed_seq = ask->write_seq;
+	ask->recover = ask->write_seq;	/* past the SYN, RFC 6582 3.2 */
+	ask->cwnd_usage_seq = ask->write_seq;
+	ask->max_flight = 0;
+	ask->cwnd_limited = false;
+	ask->lsnd_ms = alttcp_now_ms();
+}
+
+/*
+ * Is skb, the last on the queue and less than a segment, to wait for more
+ * data? Corked, yes; with TCP_NODELAY, no; else Minshall's Nagle (as
+ * Linux's tcp_nagle_check()): while a small segment sent is unacknowledged.
+ */
+static bool alttcp_nagle_holds(struct sock *sk, struct sk_buff *skb,
+			       int how, u32 in_flight)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if ((how & ALTTCP_PUSH_FORCE) || skb->len >= alttcp_size_goal(ask) ||
+	    (ALTTCP_SKB_CB(skb)->flags & TCPHDR_FIN) ||
+	    !skb_queue_is_last(&sk->sk_write_queue, skb))
+		return false;
+	if ((how & ALTTCP_PUSH_CORK) || ask->cork)
+		return true;
+	return !ask->nodelay && in_flight &&
+	       seq_after(ask->snd_sml, ask->snd_una) &&
+	       seq_leq(ask->snd_sml, ask->snd_nxt);
+}
+
+/*
+ * New data after an idle spell longer than the RTO: the path may have
+ * changed, so cwnd halves for each RTO idle, down to the initial window
+ * (RFC 5681 4.1, Linux's tcp_cwnd_restart() under the namespace's
+ * tcp_slow_start_after_idle).
+ */
+static void alttcp_cwnd_restart(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	s32 idle = alttcp_now_ms() - ask->lsnd_ms;
+	u32 restart = min(ALTTCP_INIT_CWND * ask->mss, ask->cwnd);
+	u32 cwnd = ask->cwnd;
+
+	if (!READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_slow_start_after_idle) ||
+	    idle <= (s32)ask->rto_ms)
+		return;
+	/* ssthresh keeps three quarters of what cwnd knew. */
+	ask->ssthresh = max(ask->ssthresh, (cwnd >> 1) + (cwnd >> 2));
+	while ((idle -= ask->rto_ms) > 0 && cwnd > restart)
+		cwnd >>= 1;
+	ask->cwnd = max(cwnd, restart);
+}
+
+/*
+ * Was cwnd what held sending back this window (RFC 7661)? Then it may
+ * grow; a sender that leaves it unused has not shown the path takes it.
+ * Tracked per window of data, as Linux's tcp_cwnd_validate().
+ */
+static void alttcp_cwnd_validate(struct sock *sk, bool limited)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 flight = ask->snd_nxt - ask->snd_una;
+
+	if (!seq_before(ask->snd_una, ask->cwnd_usage_seq) || limited ||
+	    (!ask->cwnd_limited && flight > ask->max_flight)) {
+		ask->cwnd_limited = limited;
+		ask->max_flight = flight;
+		ask->cwnd_usage_seq = ask->snd_nxt;
+	}
+}
+
 /* Sends what the peer's window and the congestion window allow. */
 void alttcp_push(struct sock *sk)
 {
+	__alttcp_push(sk, 0);
+}
+
+void __alttcp_push(struct sock *sk, int how)
+{
 	struct alttcp_sock *ask = alttcp_sk(sk);
+	bool sent = false, cwnd_full = false;
 	u32 cwnd = ask->cwnd;
 	struct sk_buff *skb;
 
@@ -650,16 +730,18 @@ void alttcp_push(struct sock *sk)
 						 ask->rto_ms);
 			break;
 		}
-		if (in_flight && in_flight + skb->len > cwnd)
+		if (in_flight && in_flight + skb->len > cwnd) {
+			cwnd_full = true;
 			break;
+		}
 		if (alttcp_small_queue_full(sk, skb))
 			break;
-		/* Nagle (RFC 896): one small segment in flight at a time. */
-		if (!ask->nodelay && in_flight &&
-		    skb->len < alttcp_size_goal(ask) &&
-		    !(cb->flags & TCPHDR_FIN) &&
-		    skb_queue_is_last(&sk->sk_write_queue, skb))
+		if (alttcp_nagle_holds(sk, skb, how, in_flight))
 			break;
+		if (!in_flight && !seq_before(cb->seq, ask->snd_max)) {
+			alttcp_cwnd_restart(sk);
+			cwnd = ask->cwnd;
+		}
 		cb->tx_us = (u32)ktime_to_us(ktime_get());
 		if (seq_before(cb->seq, ask->snd_max)) {
 			/* Sent before: go-back-N after a timeout. */
@@ -677,13 +759,30 @@ void alttcp_push(struct sock *sk)
 			break;
 		}
 		ask->snd_nxt = cb->end_seq;
-		if (seq_after(ask->snd_nxt, ask->snd_max))
+		if (skb->len < ask->mss)
+			ask->snd_sml = cb->end_seq;
+		if (seq_after(ask->snd_nxt, ask->snd_max)) {
 			ask->snd_max = ask->snd_nxt;
+			ask->lsnd_ms = alttcp_now_ms();
+		}
+		sent = true;
+		if (ask->snd_nxt - ask->snd_una >= cwnd)
+			cwnd_full = true;
 		ask->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
 				 NULL : skb->next;
 		if (!alttcp_timer_pending(sk, ALTTCP_TIMER_RETRANS))
 			alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS, ask->rto_ms);
 	}
+	if (sent || cwnd_full)
+		alttcp_cwnd_validate(sk, cwnd_full);
+	/* Held with nothing in flight, no ACK comes to send it: the persist
+	 * timer does, an RTO on (Linux's tcp_check_probe_timer()), which
+	 * makes TCP_CORK's 200 ms ceiling.
+	 */
+	if (ask->send_head && ask->snd_nxt == ask->snd_una &&
+	    !alttcp_timer_pending(sk, ALTTCP_TIMER_RETRANS) &&
+	    !alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
+		alttcp_timer_arm(sk, ALTTCP_TIMER_PERSIST, ask->rto_ms);
 }
 
 /* Our FIN takes the sequence number after the last queued byte. */

@@ -451,6 +451,38 @@ static void alttcp_release_cb(struct sock *sk)
 	alttcp_tsq_release(sk);
 }
 
+/* A long write gets a PSH every half of the peer's largest window, so a
+ * receiver hands data over as it goes (Linux's forced_push()).
+ */
+static bool alttcp_forced_push(const struct alttcp_sock *ask)
+{
+	return seq_after(ask->write_seq,
+			 ask->pushed_seq + (ask->max_window >> 1));
+}
+
+static void alttcp_mark_push(struct alttcp_sock *ask, struct sk_buff *skb)
+{
+	ALTTCP_SKB_CB(skb)->flags |= TCPHDR_PSH;
+	ask->pushed_seq = ask->write_seq;
+}
+
+/*
+ * Where a write stops (at its end, or to wait for buffer space): PSH on
+ * its last segment unless MSG_MORE says more follows, which also holds a
+ * partial segment back, as TCP_CORK does (Linux's tcp_push()).
+ */
+static void alttcp_push_write(struct sock *sk, int flags, int how)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+
+	if (!ask->send_head || !tail)
+		return;
+	if (!(flags & MSG_MORE) || alttcp_forced_push(ask))
+		alttcp_mark_push(ask, tail);
+	__alttcp_push(sk, how | ((flags & MSG_MORE) ? ALTTCP_PUSH_CORK : 0));
+}
+
 /* Send buffer: MSS-sized skbs appended to the write queue. */
 static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
@@ -512,23 +544,35 @@ static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		ALTTCP_SKB_CB(skb)->end_seq += chunk;
 		ask->write_seq += chunk;
 		copied += chunk;
-		if (skb->len >= alttcp_size_goal(ask) &&
-		    !alttcp_mtup_gathering(sk))
+		if (alttcp_forced_push(ask)) {
+			alttcp_mark_push(ask, skb);
+			__alttcp_push(sk, ALTTCP_PUSH_FORCE);
+		} else if (skb->len >= alttcp_size_goal(ask) &&
+			   !alttcp_mtup_gathering(sk)) {
 			alttcp_push(sk);
+		}
 		continue;
 wait:
 		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
-		alttcp_push(sk);
+		/* Out of space: what is written goes, whole or not. */
+		if (copied)
+			alttcp_push_write(sk, msg->msg_flags & ~MSG_MORE,
+					  ALTTCP_PUSH_FORCE);
+		else
+			alttcp_push(sk);
 		err = sk_stream_wait_memory(sk, &timeo);
 		if (err)
 			goto error;
 	}
-	alttcp_push(sk);
+	alttcp_push_write(sk, msg->msg_flags, 0);
 	release_sock(sk);
 	return copied;
 
 error:
-	alttcp_push(sk);
+	if (copied)
+		alttcp_push_write(sk, msg->msg_flags, 0);
+	else
+		alttcp_push(sk);
 	if (copied) {
 		release_sock(sk);
 		return copied;
@@ -538,13 +582,19 @@ error:
 	return err;
 }
 
-/* After reading: tell the peer when the window opened by a lot. */
-static void alttcp_window_update(struct sock *sk)
+/*
+ * After reading: tell the peer when the window opened by a lot. Only once
+ * the reader took data, as Linux's tcp_cleanup_rbuf(): a read that finds
+ * nothing frees nothing, and a window grown since the SYN is news the
+ * next ACK carries anyway.
+ */
+static void alttcp_window_update(struct sock *sk, int copied)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 offered = ask->rcv_wup + ask->rcv_wnd - ask->rcv_nxt;
 
-	if ((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 |
+	if (copied > 0 &&
+	    (1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_FIN_WAIT1 |
 				   TCPF_FIN_WAIT2) &&
 	    alttcp_receive_window(sk) >= offered + 2 * ask->adv_mss)
 		alttcp_send_ack(sk);
@@ -640,12 +690,12 @@ static int alttcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 				break;
 			}
 		}
-		alttcp_window_update(sk);
+		alttcp_window_update(sk, copied);
 		sk_wait_data(sk, &timeo, last);
 	}
 done:
 	if (!(flags & MSG_PEEK))
-		alttcp_window_update(sk);
+		alttcp_window_update(sk, copied);
 	release_sock(sk);
 	return copied;
 out:
@@ -717,9 +767,15 @@ static int alttcp_setsockopt(struct sock *sk, int level, int optname,
 	lock_sock(sk);
 	switch (optname) {
 	case TCP_NODELAY:
+		/* Sends what waits, even corked (Linux's TCP_NAGLE_PUSH). */
 		ask->nodelay = !!val;
 		if (val)
-			alttcp_push(sk);
+			__alttcp_push(sk, ALTTCP_PUSH_FORCE);
+		break;
+	case TCP_CORK:
+		ask->cork = !!val;
+		if (!val)
+			__alttcp_push(sk, ask->nodelay ? ALTTCP_PUSH_FORCE : 0);
 		break;
 	case TCP_MAXSEG:
 		if (val && (val < ALTTCP_MSS_MIN || val > 65535)) {
@@ -779,6 +835,9 @@ static int alttcp_getsockopt(struct sock *sk, int level, int optname,
 	switch (optname) {
 	case TCP_NODELAY:
 		val = ask->nodelay;
+		break;
+	case TCP_CORK:
+		val = ask->cork;
 		break;
 	case TCP_MAXSEG:
 		val = (1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN) ?

@@ -306,6 +306,10 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		 */
 		ask->in_recovery = false;
 		ask->dupacks = 0;
+		/* Duplicate ACKs for what went before are no new loss
+		 * (RFC 6582 4.2): fast retransmit waits for an ACK past it.
+		 */
+		ask->recover = ask->snd_max;
 		ask->snd_nxt = ask->snd_una;
 		ask->send_head = skb_peek(&sk->sk_write_queue);
 		alttcp_push(sk);
@@ -344,12 +348,31 @@ static bool alttcp_probes_expired(struct sock *sk)
 	return ask->probes_out >= max_probes;
 }
 
+/*
+ * The window is open and data waits only for Nagle or a cork: send it,
+ * marked PSH, rather than probe (Linux's tcp_write_wakeup()).
+ */
+static bool alttcp_send_held(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
+
+	if (seq_after(ALTTCP_SKB_CB(ask->send_head)->end_seq,
+		      ask->snd_una + ask->snd_wnd))
+		return false;
+	ALTTCP_SKB_CB(tail)->flags |= TCPHDR_PSH;
+	__alttcp_push(sk, ALTTCP_PUSH_FORCE);
+	return true;
+}
+
 static void alttcp_persist_timer(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 left;
 
 	if (!ask->send_head || ask->snd_una != ask->snd_nxt)
+		return;
+	if (alttcp_send_held(sk))
 		return;
 	if (alttcp_orphan_reset(sk))
 		return;
