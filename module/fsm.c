@@ -397,6 +397,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 			ask->probes_stamp_ms = 0;
 		}
 	}
+	trace_alttcp_cong(sk);
 	return true;
 }
 

@@ -312,6 +312,7 @@ static unsigned int alttcp_nf_local_in(void *priv, struct sk_buff *skb,
 	__skb_pull(skb, tcp_hdr(skb)->doff * 4);
 	skb_dst_drop(skb);
 	nf_reset_ct(skb);
+	trace_alttcp_segment_recv(sk, skb);
 	alttcp_deliver(sk, skb);
 	sock_put(sk);
 	return NF_STOLEN;

@@ -188,6 +188,7 @@ static int alttcp_emit(struct net *net, struct sock *sk,
 		skb->mark = skb->sk->sk_mark;
 	}
 	ALTTCP_ADD_STATS(net, ALTTCP_MIB_OUTSEGS, segs);
+	trace_alttcp_segment_send(sk, th, saddr, daddr, len - thlen, segs);
 	if (flags & TCPHDR_RST) {
 		ALTTCP_INC_STATS(net, ALTTCP_MIB_OUTRSTS);
 		trace_alttcp_rst_send(saddr, sport, daddr, dport, seq, ack);
@@ -436,6 +437,16 @@ void alttcp_send_ack_reply(struct net *net, __be32 saddr, __be32 daddr,
 		    TCPHDR_ACK, window, NULL, 0, 0);
 }
 
+/* The segments a queued skb leaves as. */
+static u16 alttcp_skb_segs(const struct sock *sk, const struct sk_buff *skb)
+{
+	u32 mss = alttcp_sk(sk)->mss;
+
+	if (skb->len <= mss || alttcp_mtup_is_probe(sk, skb))
+		return 1;
+	return DIV_ROUND_UP(skb->len, mss);
+}
+
 /*
  * Marks c, about to be sent, for GSO when it holds more than one segment:
  * the device or software GSO cuts it at the MSS and gives each piece its
@@ -446,7 +457,7 @@ static void alttcp_set_gso(struct sock *sk, struct sk_buff *c, u32 mss)
 {
 	struct skb_shared_info *shinfo = skb_shinfo(c);
 
-	if (c->len <= mss || alttcp_mtup_is_probe(sk, c)) {
+	if (alttcp_skb_segs(sk, c) == 1) {
 		shinfo->gso_size = 0;
 		shinfo->gso_type = 0;
 		shinfo->gso_segs = 1;
@@ -454,7 +465,7 @@ static void alttcp_set_gso(struct sock *sk, struct sk_buff *c, u32 mss)
 	}
 	shinfo->gso_size = mss;
 	shinfo->gso_type = SKB_GSO_TCPV4;
-	shinfo->gso_segs = DIV_ROUND_UP(c->len, mss);
+	shinfo->gso_segs = alttcp_skb_segs(sk, c);
 }
 
 /* Sends one skb of the write queue; the queued original stays for
@@ -797,10 +808,12 @@ void __alttcp_push(struct sock *sk, int how)
 		cb->tx_us = (u32)ktime_to_us(ktime_get());
 		if (seq_before(cb->seq, ask->snd_max)) {
 			/* Sent before: go-back-N after a timeout. */
+			u16 segs = alttcp_skb_segs(sk, skb);
+
 			cb->retransmitted = 1;
 			ALTTCP_ADD_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS,
-					 DIV_ROUND_UP(skb->len, ask->mss));
-			trace_alttcp_retransmit(sk, cb->seq, skb->len,
+					 segs);
+			trace_alttcp_retransmit(sk, cb->seq, skb->len, segs,
 						ask->retransmits);
 		}
 		if (alttcp_xmit_queued(sk, skb)) {
@@ -875,7 +888,7 @@ int alttcp_retransmit_head(struct sock *sk)
 
 	if ((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
-		trace_alttcp_retransmit(sk, ask->iss, 0, ask->retransmits);
+		trace_alttcp_retransmit(sk, ask->iss, 0, 1, ask->retransmits);
 		if (sk->sk_state == TCP_SYN_SENT)
 			return alttcp_send_syn(sk);
 		return alttcp_send_synack(sk);
@@ -886,7 +899,7 @@ int alttcp_retransmit_head(struct sock *sk)
 	if (alttcp_fit_retransmit(sk, skb))
 		return -ENOBUFS;
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
-	trace_alttcp_retransmit(sk, ALTTCP_SKB_CB(skb)->seq, skb->len,
+	trace_alttcp_retransmit(sk, ALTTCP_SKB_CB(skb)->seq, skb->len, 1,
 				ask->retransmits);
 	ALTTCP_SKB_CB(skb)->retransmitted = 1;
 	return alttcp_xmit_queued(sk, skb);

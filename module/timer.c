@@ -14,6 +14,7 @@
 #include <net/tcp.h>
 
 #include "alttcp.h"
+#include "trace.h"
 
 static enum hrtimer_restart alttcp_timer_fn(struct hrtimer *t)
 {
@@ -294,6 +295,7 @@ static void alttcp_retransmit_timer(struct sock *sk)
 	ask->retransmits++;
 	ask->rto_ms = min_t(u32, ask->rto_ms * 2,
 			    alttcp_param(sock_net(sk), rto_max_ms));
+	trace_alttcp_cong(sk);
 	/* The next timeout comes no later than the user's (Linux too). */
 	left = max(alttcp_user_timeout_left(sk, ask->retrans_stamp_ms), 1U);
 	if ((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {

@@ -14,6 +14,7 @@
 #define _ALTTCP_TRACE_H
 
 #include <linux/tracepoint.h>
+#include <net/tcp.h>
 #include <net/tcp_states.h>
 
 #include "alttcp.h"
@@ -101,15 +102,18 @@ TRACE_EVENT(alttcp_state_change,
 		      alttcp_show_state(__entry->newstate))
 );
 
+/* A retransmission of segs segments (what it adds to RetransSegs). */
 TRACE_EVENT(alttcp_retransmit,
-	    TP_PROTO(const struct sock *sk, u32 seq, u32 len, u8 retransmits),
-	    TP_ARGS(sk, seq, len, retransmits),
+	    TP_PROTO(const struct sock *sk, u32 seq, u32 len, u16 segs,
+		     u8 retransmits),
+	    TP_ARGS(sk, seq, len, segs, retransmits),
 	    TP_STRUCT__entry(__array(u8, saddr, 4)
 			     __array(u8, daddr, 4)
 			     __field(u16, sport)
 			     __field(u16, dport)
 			     __field(u32, seq)
 			     __field(u32, len)
+			     __field(u16, segs)
 			     __field(u8, retransmits)
 			     __field(int, state)),
 	    TP_fast_assign(ALTTCP_TUPLE_ASSIGN(inet_sk(sk)->inet_saddr,
@@ -118,13 +122,15 @@ TRACE_EVENT(alttcp_retransmit,
 					       inet_sk(sk)->inet_dport);
 			   __entry->seq = seq;
 			   __entry->len = len;
+			   __entry->segs = segs;
 			   __entry->retransmits = retransmits;
 			   __entry->state = sk->sk_state),
-	    TP_printk("%pI4:%u %pI4:%u %s seq=%u len=%u retransmits=%u",
+	    TP_printk("%pI4:%u %pI4:%u %s seq=%u len=%u segs=%u retransmits=%u",
 		      __entry->saddr, __entry->sport,
 		      __entry->daddr, __entry->dport,
 		      alttcp_show_state(__entry->state),
-		      __entry->seq, __entry->len, __entry->retransmits)
+		      __entry->seq, __entry->len, __entry->segs,
+		      __entry->retransmits)
 );
 
 DECLARE_EVENT_CLASS(alttcp_rst_class,
@@ -190,6 +196,137 @@ TRACE_EVENT(alttcp_tw_expire,
 	    TP_printk("%pI4:%u %pI4:%u",
 		      __entry->saddr, __entry->sport,
 		      __entry->daddr, __entry->dport)
+);
+
+/* TCP flags as tcpdump prints them ("." is ACK). */
+#define alttcp_show_flags(f)					\
+	__print_flags(f, "",					\
+		{ TCPHDR_FIN, "F" },				\
+		{ TCPHDR_SYN, "S" },				\
+		{ TCPHDR_RST, "R" },				\
+		{ TCPHDR_PSH, "P" },				\
+		{ TCPHDR_URG, "U" },				\
+		{ TCPHDR_ACK, "." },				\
+		{ TCPHDR_ECE, "E" },				\
+		{ TCPHDR_CWR, "W" })
+
+/*
+ * Every segment alttcp sends, stateless replies too (sk NULL), as it
+ * leaves for IP: one event for an skb that GSO cuts into segs segments
+ * of the MSS. len is the payload; win the window in bytes: the header's
+ * field shifted by our scale (not on a SYN, nor without a socket, where
+ * the field is all there is).
+ */
+TRACE_EVENT(alttcp_segment_send,
+	    TP_PROTO(const struct sock *sk, const struct tcphdr *th,
+		     __be32 saddr, __be32 daddr, u32 len, u16 segs),
+	    TP_ARGS(sk, th, saddr, daddr, len, segs),
+	    TP_STRUCT__entry(__array(u8, saddr, 4)
+			     __array(u8, daddr, 4)
+			     __field(u16, sport)
+			     __field(u16, dport)
+			     __field(u32, seq)
+			     __field(u32, ack)
+			     __field(u32, len)
+			     __field(u32, window)
+			     __field(u16, segs)
+			     __field(u8, flags)),
+	    TP_fast_assign(ALTTCP_TUPLE_ASSIGN(saddr, th->source, daddr,
+					       th->dest);
+			   __entry->seq = ntohl(th->seq);
+			   __entry->ack = ntohl(th->ack_seq);
+			   __entry->len = len;
+			   __entry->segs = segs;
+			   __entry->flags = tcp_flag_byte(th);
+			   __entry->window = (u32)ntohs(th->window) <<
+				(sk && !th->syn ? alttcp_sk(sk)->rcv_wscale : 0)),
+	    TP_printk("%pI4:%u %pI4:%u seq=%u ack=%u len=%u segs=%u flags=%s win=%u",
+		      __entry->saddr, __entry->sport,
+		      __entry->daddr, __entry->dport,
+		      __entry->seq, __entry->ack, __entry->len,
+		      __entry->segs, alttcp_show_flags(__entry->flags),
+		      __entry->window)
+);
+
+/*
+ * Every segment handed to a socket (a listener's, or a connection's
+ * through its backlog too), validated and past the host's policy; those
+ * dropped before are alttcp_drop. win is in bytes: the field shifted by
+ * the peer's scale (not on a SYN, nor at a listener, which has none).
+ */
+TRACE_EVENT(alttcp_segment_recv,
+	    TP_PROTO(const struct sock *sk, const struct sk_buff *skb),
+	    TP_ARGS(sk, skb),
+	    TP_STRUCT__entry(__array(u8, saddr, 4)
+			     __array(u8, daddr, 4)
+			     __field(u16, sport)
+			     __field(u16, dport)
+			     __field(u32, seq)
+			     __field(u32, ack)
+			     __field(u32, len)
+			     __field(u32, window)
+			     __field(u8, flags)),
+	    TP_fast_assign(const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+
+			   ALTTCP_TUPLE_ASSIGN(cb->daddr, tcp_hdr(skb)->dest,
+					       cb->saddr, tcp_hdr(skb)->source);
+			   __entry->seq = cb->seq;
+			   __entry->ack = cb->ack_seq;
+			   __entry->len = cb->end_seq - cb->seq -
+					  !!(cb->flags & TCPHDR_SYN) -
+					  !!(cb->flags & TCPHDR_FIN);
+			   __entry->flags = cb->flags;
+			   __entry->window = (u32)cb->window <<
+				((cb->flags & TCPHDR_SYN) ||
+				 sk->sk_state == TCP_LISTEN ?
+				 0 : alttcp_sk(sk)->snd_wscale)),
+	    TP_printk("%pI4:%u %pI4:%u seq=%u ack=%u len=%u segs=%u flags=%s win=%u",
+		      __entry->saddr, __entry->sport,
+		      __entry->daddr, __entry->dport,
+		      __entry->seq, __entry->ack, __entry->len,
+		      __entry->segs, alttcp_show_flags(__entry->flags),
+		      __entry->window)
+);
+
+/*
+ * The congestion state after each ACK the connection processed and each
+ * retransmission timeout: cwnd and ssthresh in bytes (ssthresh
+ * 4294967295 until the first loss), SRTT in microseconds (0 before a
+ * sample), RTO in milliseconds.
+ */
+TRACE_EVENT(alttcp_cong,
+	    TP_PROTO(const struct sock *sk),
+	    TP_ARGS(sk),
+	    TP_STRUCT__entry(__array(u8, saddr, 4)
+			     __array(u8, daddr, 4)
+			     __field(u16, sport)
+			     __field(u16, dport)
+			     __field(u32, snd_una)
+			     __field(u32, snd_nxt)
+			     __field(u32, cwnd)
+			     __field(u32, ssthresh)
+			     __field(u32, srtt_us)
+			     __field(u32, rto_ms)
+			     __field(bool, in_recovery)),
+	    TP_fast_assign(const struct alttcp_sock *ask = alttcp_sk(sk);
+
+			   ALTTCP_TUPLE_ASSIGN(inet_sk(sk)->inet_saddr,
+					       inet_sk(sk)->inet_sport,
+					       inet_sk(sk)->inet_daddr,
+					       inet_sk(sk)->inet_dport);
+			   __entry->snd_una = ask->snd_una;
+			   __entry->snd_nxt = ask->snd_nxt;
+			   __entry->cwnd = ask->cwnd;
+			   __entry->ssthresh = ask->ssthresh;
+			   __entry->srtt_us = ask->srtt_us;
+			   __entry->rto_ms = ask->rto_ms;
+			   __entry->in_recovery = ask->in_recovery),
+	    TP_printk("%pI4:%u %pI4:%u snd_una=%u snd_nxt=%u cwnd=%u ssthresh=%u srtt_us=%u rto_ms=%u recovery=%u",
+		      __entry->saddr, __entry->sport,
+		      __entry->daddr, __entry->dport,
+		      __entry->snd_una, __entry->snd_nxt, __entry->cwnd,
+		      __entry->ssthresh, __entry->srtt_us, __entry->rto_ms,
+		      __entry->in_recovery)
 );
 
 #endif /* _ALTTCP_TRACE_H */

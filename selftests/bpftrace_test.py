@@ -1,0 +1,158 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""The bpftrace one-liners of Documentation/alttcp.rst ("Tracepoints"),
+word for word, so the documentation cannot drift from what works.
+
+Both run, at once, around one transfer: an alttcp client in namespace a
+sends 100 kB to a Linux TCP server in b, an nftables rule in b drops
+every 20th data segment, and netem delays b's segments 5 ms; SIGINT
+(Ctrl-C) then makes them print their maps. a holds this one connection
+only, so:
+
+- retransmissions per peer: the segments for b's address and port equal
+  a's RetransSegs, and are at least 1;
+- SRTT per peer: a histogram for b's address and port, every sample in
+  a bucket of 4 ms or more.
+
+alttcp only: the tracepoints are alttcp's.
+"""
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import alttcp_test_lib as lib  # noqa: E402
+
+A, B = lib.A_ADDR, lib.B_ADDR
+PORT = 8600
+SIZE = 100000
+
+
+def skip_all(why):
+    print("TAP version 13")
+    print("1..0 # SKIP " + why)
+    sys.exit(lib.KSFT_SKIP)
+
+
+if not lib.IS_ALTTCP:
+    skip_all("the one-liners use alttcp's tracepoints")
+if not shutil.which("bpftrace"):
+    skip_all("no bpftrace (scripts/deps installs it)")
+
+
+def source_tree():
+    """$ALTTCP_ROOT (the VM sets it), else the first directory above
+    this one holding Documentation/alttcp.rst."""
+    root = os.environ.get("ALTTCP_ROOT")
+    if root:
+        return root
+    d = os.path.dirname(os.path.abspath(__file__))
+    while d != "/" and not os.path.exists(d + "/Documentation/alttcp.rst"):
+        d = os.path.dirname(d)
+    return d
+
+
+DOC = source_tree() + "/Documentation/alttcp.rst"
+if not os.path.exists(DOC):
+    skip_all("no Documentation/alttcp.rst in the source tree")
+with open(DOC) as f:
+    ONE_LINERS = {re.search(r"@(\w+)\[", ln).group(1): shlex.split(ln)
+                  for ln in f if ln.strip().startswith("bpftrace -e ")}
+
+net = lib.NetPair("bpf")
+net.b.nft("input", "ip saddr %s tcp dport %d ip length > 100 "
+          "numgen inc mod 20 == 19 drop" % (A, PORT))
+net.b.run("tc", "qdisc", "add", "dev", "veth1", "root", "netem", "delay",
+          "5ms")
+output = {}     # one-liner: what it printed
+retrans = []    # a's RetransSegs during the transfer
+
+
+def serve(lsk):
+    """Reads one connection until EOF, then closes it."""
+    srv, _ = lsk.accept()
+    srv.settimeout(60)
+    while srv.recv(65536):
+        pass
+    srv.close()
+
+
+def transfer():
+    lsk = net.b.socket(lib.LINUX)
+    lsk.bind((B, PORT))
+    lsk.listen(1)
+    lsk.settimeout(60)
+    t = threading.Thread(target=serve, args=(lsk,), daemon=True)
+    t.start()
+    cli = net.a.socket()
+    cli.settimeout(60)
+    cli.connect((B, PORT))
+    cli.sendall(b"b" * SIZE)
+    cli.shutdown(socket.SHUT_WR)
+    lib.check_eq(cli.recv(1), b"", "a's read after b's FIN")
+    cli.close()
+    t.join(10)
+    lsk.close()
+
+
+def one_liners_run():
+    """Both at once (each takes many seconds to start in the VM), around
+    one transfer; each prints its map on SIGINT, as on Ctrl-C."""
+    lib.check_eq(sorted(ONE_LINERS), ["retransmits", "srtt_ms"],
+                 "one-liners in %s" % DOC)
+    procs = {}
+    for name, argv in ONE_LINERS.items():
+        print("# " + shlex.join(argv))
+        procs[name] = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+    try:
+        for name, p in procs.items():
+            seen = []       # warnings may come first
+            while not (seen and seen[-1].startswith("Attaching ")):
+                seen.append(p.stdout.readline())
+                lib.check(seen[-1], "%s ended: %r" % (name, seen))
+        before = lib.counters(net.a)["RetransSegs"]
+        transfer()
+        retrans.append(lib.counters(net.a)["RetransSegs"] - before)
+    finally:
+        for p in procs.values():
+            p.send_signal(signal.SIGINT)
+    for name, p in procs.items():
+        output[name] = p.communicate(timeout=lib.scaled(30))[0]
+        for line in output[name].splitlines():
+            print("# " + line)
+        lib.check_eq(p.returncode, 0, "%s: exit status" % name)
+
+
+def retransmits_per_peer():
+    lib.check(retrans, "no transfer")
+    got = re.findall(r"^@retransmits\[%s, %d\]: (\d+)$" %
+                     (re.escape(B), PORT), output["retransmits"], re.M)
+    lib.check_eq(got, [str(retrans[0])], "@retransmits for b vs RetransSegs")
+    lib.check(retrans[0] >= 1, "nothing was retransmitted")
+
+
+def srtt_per_peer():
+    out = output.get("srtt_ms", "")
+    head = "@srtt_ms[%s, %d]:" % (B, PORT)
+    lib.check(head in out, "no %s histogram" % head)
+    # "[4, 8)   12 |@@@@@@|": each bucket's lower bound, and count.
+    hist = out.split(head, 1)[1].split("\n\n")[0]
+    buckets = [(int(lo), int(n)) for lo, n in
+               re.findall(r"^\[(\d+)[^\])]*[\])]\s+(\d+) \|", hist, re.M)]
+    lib.check(buckets, "no buckets in %r" % hist)
+    low = min(lo for lo, n in buckets if n)
+    lib.check(low >= 4, "a sample in the bucket from %d ms" % low)
+
+
+lib.run_cases([
+    ("one_liners_run", one_liners_run),
+    ("retransmits_per_peer", retransmits_per_peer),
+    ("srtt_per_peer", srtt_per_peer),
+], timeout=90)
