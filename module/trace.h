@@ -280,12 +280,11 @@ TRACE_EVENT(alttcp_segment_recv,
 				((cb->flags & TCPHDR_SYN) ||
 				 sk->sk_state == TCP_LISTEN ?
 				 0 : alttcp_sk(sk)->snd_wscale)),
-	    TP_printk("%pI4:%u %pI4:%u seq=%u ack=%u len=%u segs=%u flags=%s win=%u",
+	    TP_printk("%pI4:%u %pI4:%u seq=%u ack=%u len=%u flags=%s win=%u",
 		      __entry->saddr, __entry->sport,
 		      __entry->daddr, __entry->dport,
 		      __entry->seq, __entry->ack, __entry->len,
-		      __entry->segs, alttcp_show_flags(__entry->flags),
-		      __entry->window)
+		      alttcp_show_flags(__entry->flags), __entry->window)
 );
 
 /*
