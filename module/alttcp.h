@@ -580,6 +580,8 @@ struct sk_buff *alttcp_wq_alloc(struct sock *sk, u32 size, gfp_t gfp,
 void alttcp_wq_free(struct sock *sk, struct sk_buff *skb);
 int alttcp_wq_copy(struct sock *sk, struct sk_buff *skb,
 		   struct iov_iter *from, int copy);
+int alttcp_wq_add_page(struct sock *sk, struct sk_buff *skb,
+		       struct page *page, int offset, int copy);
 int alttcp_wq_split(struct sock *sk, struct sk_buff *skb, u32 len);
 int alttcp_wq_trim_head(struct sock *sk, struct sk_buff *skb, u32 len);
 

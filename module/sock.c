@@ -618,6 +618,98 @@ error:
 }
 
 /*
+ * sendfile() and splice(): the pages go on the write queue by reference,
+ * not copied, when the route takes scatter-gather (Linux's
+ * do_tcp_sendpages()); else sendmsg() copies them.
+ */
+static int alttcp_sendpage(struct sock *sk, struct page *page, int offset,
+			   size_t size, int flags)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	bool fresh = false;
+	size_t copied = 0;
+	long timeo;
+	int err;
+
+	if (!(READ_ONCE(sk->sk_route_caps) & NETIF_F_SG))
+		return sock_no_sendpage(sk->sk_socket, page, offset, size,
+					flags);
+	lock_sock(sk);
+	timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
+	if ((1 << sk->sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)) {
+		err = sk_stream_wait_connect(sk, &timeo);
+		if (err)
+			goto error;
+	}
+	sk_clear_bit(SOCKWQ_ASYNC_NOSPACE, sk);
+
+	while (size) {
+		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
+		int chunk;
+
+		err = -EPIPE;
+		if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN))
+			goto error;
+
+		if (fresh || !alttcp_can_append(sk, skb)) {
+			if (!sk_stream_memory_free(sk))
+				goto wait;
+			skb = alttcp_append_skb(sk);
+			if (!skb)
+				goto wait;
+			fresh = false;
+		}
+		chunk = min_t(size_t, alttcp_size_goal(sk) - skb->len, size);
+		chunk = alttcp_wq_add_page(sk, skb, page, offset, chunk);
+		if (chunk == -EMSGSIZE) {
+			fresh = true;
+			continue;
+		}
+		if (chunk < 0)
+			goto wait;
+		ALTTCP_SKB_CB(skb)->end_seq += chunk;
+		ask->write_seq += chunk;
+		copied += chunk;
+		offset += chunk;
+		size -= chunk;
+		if (alttcp_forced_push(ask)) {
+			alttcp_mark_push(ask, skb);
+			__alttcp_push(sk, ALTTCP_PUSH_FORCE);
+		} else if (skb->len >= alttcp_size_goal(sk) &&
+			   !alttcp_mtup_gathering(sk)) {
+			alttcp_push(sk);
+		}
+		continue;
+wait:
+		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		alttcp_remove_empty_tail(sk);
+		if (copied)
+			alttcp_push_write(sk, flags & ~MSG_MORE,
+					  ALTTCP_PUSH_FORCE);
+		else
+			alttcp_push(sk);
+		err = sk_stream_wait_memory(sk, &timeo);
+		if (err)
+			goto error;
+	}
+	alttcp_push_write(sk, flags, 0);
+	release_sock(sk);
+	return copied;
+
+error:
+	alttcp_remove_empty_tail(sk);
+	if (copied) {
+		alttcp_push_write(sk, flags, 0);
+		release_sock(sk);
+		return copied;
+	}
+	alttcp_push(sk);
+	err = sk_stream_error(sk, flags, err);
+	release_sock(sk);
+	return err;
+}
+
+/*
  * After reading: tell the peer when the window opened by a lot. Only once
  * the reader took data, as Linux's tcp_cleanup_rbuf(): a read that finds
  * nothing frees nothing, and a window grown since the SYN is news the
@@ -948,6 +1040,7 @@ struct proto alttcp_prot = {
 	.setsockopt = alttcp_setsockopt,
 	.getsockopt = alttcp_getsockopt,
 	.sendmsg = alttcp_sendmsg,
+	.sendpage = alttcp_sendpage,
 	.recvmsg = alttcp_recvmsg,
 	.backlog_rcv = alttcp_do_rcv,
 	.release_cb = alttcp_release_cb,
@@ -978,5 +1071,5 @@ const struct proto_ops alttcp_stream_ops = {
 	.sendmsg = inet_sendmsg,
 	.recvmsg = inet_recvmsg,
 	.mmap = sock_no_mmap,
-	.sendpage = sock_no_sendpage,
+	.sendpage = inet_sendpage,
 };

@@ -117,6 +117,35 @@ int alttcp_wq_copy(struct sock *sk, struct sk_buff *skb,
 }
 
 /*
+ * Appends copy bytes of page at offset to skb by reference (sendfile(),
+ * splice()), as Linux's do_tcp_sendpages(). Returns copy, or -EMSGSIZE
+ * and -ENOMEM as alttcp_wq_copy().
+ */
+int alttcp_wq_add_page(struct sock *sk, struct sk_buff *skb,
+		       struct page *page, int offset, int copy)
+{
+	int i = skb_shinfo(skb)->nr_frags;
+	bool merge = skb_can_coalesce(skb, i, page, offset);
+
+	if (!merge && i >= MAX_SKB_FRAGS)
+		return -EMSGSIZE;
+	if (!sk_wmem_schedule(sk, copy))
+		return -ENOMEM;
+	if (merge) {
+		skb_frag_size_add(&skb_shinfo(skb)->frags[i - 1], copy);
+	} else {
+		get_page(page);
+		skb_fill_page_desc(skb, i, page, offset, copy);
+	}
+	/* The page is the file's: it may change before it is sent. */
+	skb_shinfo(skb)->flags |= SKBFL_SHARED_FRAG;
+	skb_len_add(skb, copy);
+	sk_wmem_queued_add(sk, copy);
+	sk_mem_charge(sk, copy);
+	return copy;
+}
+
+/*
  * Gives skb a head of its own when a clone of it is below us, keeping the
  * truesize its socket was charged (Linux's skb_unclone_keeptruesize(),
  * which 6.1 does not export).

@@ -11,7 +11,9 @@
 - A retransmission after a timeout is one MSS, starting where the peer's
   acknowledgment (which may end inside a segment) left off.
 - The peer's window takes whole segments of an skb, never more.
+- sendfile() and splice() deliver a file intact.
 """
+import hashlib
 import os
 import socket
 import sys
@@ -193,9 +195,76 @@ def case_window_takes_whole_segments():
               "pieces that are not whole segments: %s" % sent)
 
 
+def case_sendfile_and_splice():
+    """A 3 MB file through sendfile(), then through a pipe with splice(),
+    from a to a Linux TCP reader in b: the bytes arrive as in the file
+    (alttcp takes the pages by reference where it can)."""
+    size = 3 << 20
+    data = os.urandom(size)
+    path = "/tmp/alttcp-sendpath-%d" % os.getpid()
+    with open(path, "wb") as f:
+        f.write(data)
+    lib.on_exit(lambda: os.unlink(path))
+    net = lib.NetPair("sf")
+    lsk = net.b.socket(lib.LINUX)
+    lsk.bind((lib.B_ADDR, PORT))
+    lsk.listen(2)
+    lsk.settimeout(lib.scaled(10))
+    digests = []
+
+    def reader():
+        for _ in range(2):
+            srv, _ = lsk.accept()
+            srv.settimeout(lib.scaled(30))
+            h, n = hashlib.sha256(), 0
+            while True:
+                b = srv.recv(1 << 16)
+                if not b:
+                    break
+                h.update(b)
+                n += len(b)
+            digests.append((n, h.hexdigest()))
+            srv.close()
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    want = (size, hashlib.sha256(data).hexdigest())
+    with open(path, "rb") as f:
+        cli = net.a.socket()
+        cli.settimeout(lib.scaled(30))
+        cli.connect((lib.B_ADDR, PORT))
+        off = 0
+        while off < size:
+            off += os.sendfile(cli.fileno(), f.fileno(), off, size - off)
+        cli.close()
+    r, w = os.pipe()
+    cli = net.a.socket()
+    cli.settimeout(lib.scaled(30))
+    cli.connect((lib.B_ADDR, PORT))
+
+    def writer():
+        with open(w, "wb") as pw:
+            pw.write(data)
+
+    wt = threading.Thread(target=writer, daemon=True)
+    wt.start()
+    moved = 0
+    while moved < size:
+        n = os.splice(r, cli.fileno(), size - moved)
+        lib.check(n > 0, "splice() returned %d" % n)
+        moved += n
+    cli.close()
+    os.close(r)
+    wt.join(10)
+    t.join(lib.scaled(30))
+    lib.check_eq(digests, [want, want], "bytes and SHA-256 the reader got "
+                 "(sendfile, then splice)")
+
+
 lib.run_cases([
     ("skbs_carry_many_segments", case_skbs_carry_many_segments),
     ("sndbuf_holds_its_size", case_sndbuf_holds_its_size),
     ("retransmission_is_one_mss", case_retransmission_is_one_mss),
     ("window_takes_whole_segments", case_window_takes_whole_segments),
+    ("sendfile_and_splice", case_sendfile_and_splice),
 ], timeout=120)
