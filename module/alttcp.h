@@ -35,6 +35,8 @@
 
 #define ALTTCP_HASH_BITS	10
 #define ALTTCP_HASH_SIZE	BIT(ALTTCP_HASH_BITS)
+/* Local ports share alttcp_net.port_users counts by their low bits. */
+#define ALTTCP_PORT_BUCKETS	4096
 
 #define ALTTCP_MSS_DEFAULT	536U	/* RFC 9293 3.7.1: no MSS option */
 #define ALTTCP_MSS_MIN		88U	/* Linux's TCP_MIN_MSS */
@@ -175,6 +177,7 @@ struct alttcp_net {
 	struct hlist_head *twhash;	/* TIME_WAIT entries, by 4-tuple */
 	struct hlist_head *twphash;	/* the same, by local port */
 	struct hlist_head *rqhash;	/* request entries, by 4-tuple */
+	atomic_t *port_users;		/* table.c: alttcp_port_maybe_ours() */
 	atomic_t tw_count;
 	atomic_t orphans;		/* closed by the user, not yet CLOSED */
 	struct alttcp_mib __percpu *mib;
@@ -493,6 +496,23 @@ struct sock *alttcp_lookup_established(struct net *net, __be32 saddr,
 				       __be16 sport, __be32 daddr,
 				       __be16 dport, int dif, int sdif);
 int alttcp_ehash_insert(struct sock *sk);
+void alttcp_port_users_add(struct net *net, __be16 port, int n);
+
+/*
+ * Could a segment to this local port be alttcp's? No when nothing of
+ * alttcp's (connection, TIME_WAIT entry, port holder) has it: then the
+ * hook passes the segment on after reading one counter, not the tables.
+ * Lockless; counts only ever lead the tables they guard (table.c).
+ */
+static inline bool alttcp_port_maybe_ours(const struct net *net,
+					  __be16 port)
+{
+	const struct alttcp_net *an = alttcp_pernet(net);
+
+	return atomic_read(&an->port_users[ntohs(port) &
+					   (ALTTCP_PORT_BUCKETS - 1)]);
+}
+
 void alttcp_ehash_remove(struct sock *sk);
 void alttcp_lhash_insert(struct sock *sk);
 void alttcp_lhash_remove(struct sock *sk);

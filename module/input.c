@@ -255,7 +255,7 @@ static unsigned int alttcp_nf_local_in(void *priv, struct sk_buff *skb,
 	if (iph->protocol != IPPROTO_TCP || ip_is_fragment(iph))
 		return NF_ACCEPT;
 	th = skb_header_pointer(skb, ip_hdrlen(skb), sizeof(_th), &_th);
-	if (!th)
+	if (!th || !alttcp_port_maybe_ours(net, th->dest))
 		return NF_ACCEPT;
 	if (th != &_th)
 		_th = *th;

@@ -72,6 +72,8 @@ static void __net_exit alttcp_net_exit(struct net *net)
 	alttcp_sysctl_exit_net(net);
 	alttcp_proc_exit_net(net);
 	alttcp_stats_exit_net(net);
+	/* Holders closing late count down in the tables (module unload). */
+	alttcp_port_exit();
 	alttcp_tables_exit(alttcp_pernet(net));
 }
 

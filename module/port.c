@@ -33,6 +33,7 @@ struct alttcp_port_holder {
 	struct socket *sock;
 	struct net *net;
 	struct llist_node node;
+	__be16 port;			/* counted in port_users */
 };
 
 /* What marks a holder in sk_user_data: never followed, only compared. */
@@ -48,6 +49,18 @@ static void alttcp_port_copy_opts(struct sock *sk, struct sock *hsk)
 	inet_sk(hsk)->transparent = inet_sk(sk)->transparent;
 }
 
+/* Closes the holder; only then may segments to its port skip alttcp's
+ * tables (alttcp_port_maybe_ours()): it may have been listening.
+ */
+static void alttcp_holder_free(struct alttcp_port_holder *h)
+{
+	struct net *net = sock_net(h->sock->sk);
+	__be16 port = h->port;
+
+	sock_release(h->sock);
+	alttcp_port_users_add(net, port, -1);
+}
+
 static LLIST_HEAD(alttcp_port_garbage);
 
 static void alttcp_port_gc(struct work_struct *work)
@@ -56,7 +69,7 @@ static void alttcp_port_gc(struct work_struct *work)
 	struct alttcp_port_holder *h, *tmp;
 
 	llist_for_each_entry_safe(h, tmp, list, node) {
-		sock_release(h->sock);
+		alttcp_holder_free(h);
 		put_net(h->net);
 		kfree(h);
 	}
@@ -94,6 +107,9 @@ int alttcp_port_reserve(struct sock *sk, __be32 addr, __be16 port)
 	err = kernel_getsockname(sock, (struct sockaddr *)&sin);
 	if (err < 0)
 		goto out_release;
+	/* Counted before it can listen, so before Linux's lookup finds it. */
+	h->port = sin.sin_port;
+	alttcp_port_users_add(sock_net(sk), h->port, 1);
 	h->sock = sock;
 	ask->port_holder = h;
 	inet_sk(sk)->inet_num = ntohs(sin.sin_port);
@@ -124,7 +140,7 @@ void alttcp_port_release(struct sock *sk)
 		inet_sk(sk)->inet_sport = 0;
 	}
 	if (preemptible()) {
-		sock_release(h->sock);
+		alttcp_holder_free(h);
 		kfree(h);
 		return;
 	}

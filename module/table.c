@@ -8,6 +8,12 @@
  * alttcp_net.lock with BHs off. A socket in ehash or lhash holds one
  * reference for the table, and counts in /proc/net/protocols' "sockets"
  * (as Linux's hashed TCP sockets do).
+ *
+ * port_users counts, per bucket of local ports, what may claim a segment
+ * to them: connections in ehash, TIME_WAIT entries and port holders (of
+ * listeners above all, which Linux's own lookup finds). A count goes up
+ * before the thing is found by a lookup and down after it no longer is,
+ * so a segment to a port whose count is 0 is Linux's (input.c).
  */
 #include <linux/jhash.h>
 #include <linux/mm.h>
@@ -42,8 +48,10 @@ int alttcp_tables_init(struct alttcp_net *an)
 			       GFP_KERNEL);
 	an->rqhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->rqhash),
 			      GFP_KERNEL);
+	an->port_users = kvcalloc(ALTTCP_PORT_BUCKETS,
+				  sizeof(*an->port_users), GFP_KERNEL);
 	if (!an->ehash || !an->lhash || !an->twhash ||
-	    !an->twphash || !an->rqhash) {
+	    !an->twphash || !an->rqhash || !an->port_users) {
 		alttcp_tables_exit(an);
 		return -ENOMEM;
 	}
@@ -57,6 +65,13 @@ void alttcp_tables_exit(struct alttcp_net *an)
 	kvfree(an->twhash);
 	kvfree(an->twphash);
 	kvfree(an->rqhash);
+	kvfree(an->port_users);
+}
+
+void alttcp_port_users_add(struct net *net, __be16 port, int n)
+{
+	atomic_add(n, &alttcp_pernet(net)->port_users[ntohs(port) &
+						     (ALTTCP_PORT_BUCKETS - 1)]);
 }
 
 static bool alttcp_match4(const struct sock *sk, __be32 laddr, __be16 lport,
@@ -113,6 +128,7 @@ int alttcp_ehash_insert(struct sock *sk)
 		}
 	}
 	sock_hold(sk);
+	alttcp_port_users_add(net, inet->inet_sport, 1);
 	hlist_add_head_rcu(&alttcp_sk(sk)->hash_node, &an->ehash[h]);
 	alttcp_sk(sk)->hashed = true;
 	sock_prot_inuse_add(net, sk->sk_prot, 1);
@@ -120,7 +136,7 @@ int alttcp_ehash_insert(struct sock *sk)
 	return 0;
 }
 
-static void alttcp_hash_remove(struct sock *sk)
+static void alttcp_hash_remove(struct sock *sk, bool ehash)
 {
 	struct alttcp_net *an = alttcp_pernet(sock_net(sk));
 	struct alttcp_sock *ask = alttcp_sk(sk);
@@ -130,6 +146,10 @@ static void alttcp_hash_remove(struct sock *sk)
 	if (ask->hashed) {
 		hlist_del_init_rcu(&ask->hash_node);
 		ask->hashed = false;
+		/* A listener's port counts by its holder (port.c). */
+		if (ehash)
+			alttcp_port_users_add(sock_net(sk),
+					      inet_sk(sk)->inet_sport, -1);
 		sock_prot_inuse_add(sock_net(sk), sk->sk_prot, -1);
 		was = true;
 	}
@@ -140,7 +160,7 @@ static void alttcp_hash_remove(struct sock *sk)
 
 void alttcp_ehash_remove(struct sock *sk)
 {
-	alttcp_hash_remove(sk);
+	alttcp_hash_remove(sk, true);
 }
 
 /* A listener in lhash; its port holder's listen() checked conflicts. */
@@ -160,6 +180,6 @@ void alttcp_lhash_insert(struct sock *sk)
 
 void alttcp_lhash_remove(struct sock *sk)
 {
-	alttcp_hash_remove(sk);
+	alttcp_hash_remove(sk, false);
 }
 

@@ -36,6 +36,7 @@ static void alttcp_tw_unlink_locked(struct alttcp_tw *tw)
 	hlist_del_rcu(&tw->node);
 	hlist_del_rcu(&tw->port_node);
 	tw->hashed = false;
+	alttcp_port_users_add(read_pnet(&tw->net), tw->sport, -1);
 }
 
 /* After the unlink, outside the lock: the table's reference goes. */
@@ -110,6 +111,7 @@ void alttcp_tw_create(struct sock *sk)
 
 	h = alttcp_tw_hash(net, tw->saddr, tw->sport, tw->daddr, tw->dport);
 	spin_lock_bh(&an->lock);
+	alttcp_port_users_add(net, tw->sport, 1);
 	hlist_add_head_rcu(&tw->node, &an->twhash[h]);
 	hlist_add_head_rcu(&tw->port_node,
 			   &an->twphash[alttcp_hash_port(net, tw->sport)]);
