@@ -344,6 +344,50 @@ def case_cwnd_restarts_after_idle():
     lib.check_eq(after, 10, "snd_cwnd after idle")
 
 
+INFINITE_SSTHRESH = 0x7fffffff  # TCP_INFO's, as Linux reports it
+
+
+def case_handshake_retransmit_keeps_ssthresh():
+    """A SYN lost, then (a listening) a SYN-ACK lost: each handshake
+    completes after one retransmission, and the connection starts with
+    the initial window and no ssthresh (Linux: more than one
+    retransmission cuts cwnd to 1; ssthresh is never set by it)."""
+    Echo.connect()
+    net = Echo.net
+    first = "tcp flags & (syn | ack) == %s quota until 1 bytes drop"
+    net.b.nft("input", "tcp dport %d " % PORT + first % "syn")
+    try:
+        c = Echo.connect()
+    finally:
+        net.b.nft_flush()
+    ssthresh, cwnd = tcp_info(c, 76), tcp_info(c, 80)
+    print("# client after a lost SYN: ssthresh %d, cwnd %d" %
+          (ssthresh, cwnd))
+    lib.check_eq((ssthresh, cwnd), (INFINITE_SSTHRESH, 10),
+                 "client's (snd_ssthresh, snd_cwnd)")
+
+    lsk = net.a.socket()
+    lsk.bind((lib.A_ADDR, PORT + 1))
+    lsk.listen(1)
+    lsk.settimeout(lib.scaled(10))
+    lib.on_exit(lsk.close)
+    net.a.nft("output", "tcp sport %d " % (PORT + 1) + first % "syn | ack")
+    try:
+        cli = net.b.socket(socket.IPPROTO_TCP)
+        cli.settimeout(lib.scaled(10))
+        cli.connect((lib.A_ADDR, PORT + 1))
+        lib.on_exit(cli.close)
+        srv, _ = lsk.accept()
+        lib.on_exit(srv.close)
+    finally:
+        net.a.nft_flush()
+    ssthresh, cwnd = tcp_info(srv, 76), tcp_info(srv, 80)
+    print("# server after a lost SYN-ACK: ssthresh %d, cwnd %d" %
+          (ssthresh, cwnd))
+    lib.check_eq((ssthresh, cwnd), (INFINITE_SSTHRESH, 10),
+                 "server's (snd_ssthresh, snd_cwnd)")
+
+
 lib.run_cases([
     ("acks_every_second_full_segment", case_acks_every_second_full_segment),
     ("psh_where_a_write_ends", case_psh_where_a_write_ends),
@@ -356,4 +400,6 @@ lib.run_cases([
      case_no_fast_retransmit_after_timeout),
     ("cwnd_kept_when_unused", case_cwnd_kept_when_unused),
     ("cwnd_restarts_after_idle", case_cwnd_restarts_after_idle),
+    ("handshake_retransmit_keeps_ssthresh",
+     case_handshake_retransmit_keeps_ssthresh),
 ], timeout=30)
