@@ -584,6 +584,7 @@ void alttcp_send_ack_reply(struct net *net, __be32 saddr, __be32 daddr,
 void __alttcp_push(struct sock *sk, int how);
 void alttcp_init_send_marks(struct sock *sk);
 void alttcp_push(struct sock *sk);
+bool alttcp_wnd_takes(const struct sock *sk, const struct sk_buff *skb);
 void alttcp_queue_fin(struct sock *sk);
 int alttcp_retransmit_head(struct sock *sk);
 void alttcp_sync_mss(struct sock *sk);

@@ -388,10 +388,15 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		ask->snd_wl1 = cb->seq;
 		ask->snd_wl2 = cb->ack_seq;
 		ask->max_window = max(ask->max_window, wnd);
-		/* The window opened: the push after this step sends, or
-		 * probes anew without the backoff.
+		/* The window opened for what waits: the push after this
+		 * step sends it. A window still too small for it leaves the
+		 * probing, its backoff and its start as they are (Linux's
+		 * tcp_ack_probe()): a peer offering a few bytes at a time
+		 * must not keep a connection past its user timeout, nor an
+		 * orphan past its probes.
 		 */
-		if (wnd && alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST)) {
+		if (wnd && alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST) &&
+		    (!ask->send_head || alttcp_wnd_takes(sk, ask->send_head))) {
 			alttcp_timer_clear(sk, ALTTCP_TIMER_PERSIST);
 			ask->backoff = 0;
 			ask->probes_stamp_ms = 0;

@@ -748,6 +748,16 @@ static void alttcp_cwnd_validate(struct sock *sk, bool limited)
 	}
 }
 
+/* Does the peer's window take skb's first segment (tcp_snd_wnd_test())? */
+bool alttcp_wnd_takes(const struct sock *sk, const struct sk_buff *skb)
+{
+	const struct alttcp_sock *ask = alttcp_sk(sk);
+	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	u32 end = skb->len > ask->mss ? cb->seq + ask->mss : cb->end_seq;
+
+	return !seq_after(end, ask->snd_una + ask->snd_wnd);
+}
+
 /* Sends what the peer's window and the congestion window allow. */
 void alttcp_push(struct sock *sk)
 {
@@ -776,9 +786,7 @@ void __alttcp_push(struct sock *sk, int how)
 		u32 in_flight = ask->snd_nxt - ask->snd_una;
 		u32 first = min(skb->len, ask->mss), len;
 
-		/* The peer's window takes at least the first segment. */
-		if (seq_after(skb->len > first ? cb->seq + first : cb->end_seq,
-			      ask->snd_una + ask->snd_wnd)) {
+		if (!alttcp_wnd_takes(sk, skb)) {
 			if (!in_flight &&
 			    !alttcp_timer_pending(sk, ALTTCP_TIMER_PERSIST))
 				alttcp_timer_arm(sk, ALTTCP_TIMER_PERSIST,

@@ -349,7 +349,8 @@ static bool alttcp_probes_expired(struct sock *sk)
 }
 
 /*
- * The window is open and data waits only for Nagle or a cork: send it,
+ * The window is open and data waits only for Nagle or a cork, or for a
+ * window of a whole segment: send it, or as much as the window takes,
  * marked PSH, rather than probe (Linux's tcp_write_wakeup()).
  */
 static bool alttcp_send_held(struct sock *sk)
@@ -357,13 +358,15 @@ static bool alttcp_send_held(struct sock *sk)
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *tail = skb_peek_tail(&sk->sk_write_queue);
 	struct sk_buff *head = ask->send_head;
-	u32 end = ALTTCP_SKB_CB(head)->end_seq;
+	u32 seq = ALTTCP_SKB_CB(head)->seq;
+	u32 room = ask->snd_una + ask->snd_wnd - seq;
 
-	/* Its first segment at least must fit, as for any send. */
-	if (head->len > ask->mss)
-		end = ALTTCP_SKB_CB(head)->seq + ask->mss;
-	if (seq_after(end, ask->snd_una + ask->snd_wnd))
+	if (!seq_before(seq, ask->snd_una + ask->snd_wnd))
 		return false;
+	if (!alttcp_wnd_takes(sk, head) &&
+	    alttcp_wq_split(sk, head, min(room, ask->mss)))
+		return false;
+	ALTTCP_SKB_CB(head)->flags |= TCPHDR_PSH;
 	ALTTCP_SKB_CB(tail)->flags |= TCPHDR_PSH;
 	__alttcp_push(sk, ALTTCP_PUSH_FORCE);
 	return true;
