@@ -685,26 +685,28 @@ static u32 alttcp_tso_autosize(struct sock *sk, u32 mss)
  * How much of skb, whose first segment fits the peer's window and cwnd,
  * goes now (Linux's tcp_mss_split_point()): all of it if the windows and
  * the autosize take it, less a partial last segment Nagle holds; else as
- * many whole segments as they take. 0: Nagle holds all of it.
+ * many whole segments as they take. False: Nagle holds all of it.
  */
-static u32 alttcp_send_len(struct sock *sk, struct sk_buff *skb, u32 cwnd,
-			   u32 in_flight, int how)
+static bool alttcp_send_len(struct sock *sk, struct sk_buff *skb, u32 cwnd,
+			    u32 in_flight, int how, u32 *len)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 mss = ask->mss, room, partial;
 
+	*len = skb->len;
 	if (skb->len <= mss || alttcp_mtup_is_probe(sk, skb))
-		return alttcp_nagle_holds(sk, skb, how, in_flight) ?
-		       0 : skb->len;
+		return !alttcp_nagle_holds(sk, skb, how, in_flight);
 	room = ask->snd_una + ask->snd_wnd - ALTTCP_SKB_CB(skb)->seq;
 	room = min(room, in_flight ? cwnd - in_flight : max(cwnd, mss));
 	room = min(room, alttcp_tso_autosize(sk, mss));
-	if (skb->len > room)
-		return rounddown(room, mss);
+	if (skb->len > room) {
+		*len = rounddown(room, mss);
+		return true;
+	}
 	partial = skb->len % mss;
 	if (partial && alttcp_nagle_holds(sk, skb, how, in_flight))
-		return skb->len - partial;
-	return skb->len;
+		*len = skb->len - partial;
+	return true;
 }
 
 /*
@@ -797,8 +799,7 @@ void __alttcp_push(struct sock *sk, int how)
 			cwnd_full = true;
 			break;
 		}
-		len = alttcp_send_len(sk, skb, cwnd, in_flight, how);
-		if (!len)
+		if (!alttcp_send_len(sk, skb, cwnd, in_flight, how, &len))
 			break;
 		if (len < skb->len && alttcp_wq_split(sk, skb, len)) {
 			if (!alttcp_timer_pending(sk, ALTTCP_TIMER_RETRANS) &&
