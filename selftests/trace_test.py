@@ -215,7 +215,7 @@ def retransmit_of_dropped_segment():
     show(of(ev, tup))
     rt = of(ev, tup, "alttcp_retransmit")
     lib.check(rt, "no alttcp_retransmit event for %s" % tup)
-    want = "%s ESTABLISHED seq=%d len=200 retransmits=1" % (tup, seq)
+    want = "%s ESTABLISHED seq=%d len=200 segs=1 retransmits=1" % (tup, seq)
     lib.check_eq(rt[0][2], want, "first retransmit event")
     srv.close()
     cli.close()
