@@ -11,8 +11,11 @@
 - A retransmission after a timeout is one MSS, starting where the peer's
   acknowledgment (which may end inside a segment) left off.
 - The peer's window takes whole segments of an skb, never more.
+- A peer whose window stays too small for the next segment does not
+  keep the connection past TCP_USER_TIMEOUT.
 - sendfile() and splice() deliver a file intact.
 """
+import errno
 import hashlib
 import os
 import socket
@@ -28,6 +31,7 @@ MSS = 1460          # the raw peer's MSS option; no timestamps
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 SO_RCVBUFFORCE = 33
+TCP_USER_TIMEOUT = 18
 sport = [42000]
 
 
@@ -197,6 +201,45 @@ def case_window_takes_whole_segments():
               "pieces that are not whole segments: %s" % sent)
 
 
+def case_tiny_window_keeps_user_timeout():
+    """The peer acknowledges two segments with a window of 100 bytes,
+    then answers everything with that same ACK and window: what waits
+    gets no further, and TCP_USER_TIMEOUT (2 s) ends the connection
+    (ETIMEDOUT), as Linux's, whose probes send what the window takes.
+    A tiny window must not keep the probing from counting."""
+    conn, app = scripted_conn()
+    app.setsockopt(socket.IPPROTO_TCP, TCP_USER_TIMEOUT, 2000)
+    base = conn.rcv_nxt
+    app.sendall(b"u" * 20000)
+    lib.check(conn.expect(lambda g: g.load, lib.scaled(3)) is not None,
+              "no data from a")
+    ack = base + 2 * MSS
+    stop = threading.Event()
+
+    def answer():
+        while not stop.is_set():
+            g = conn.expect(lambda g: True, 0.2)
+            if g is not None and "R" not in g.flags:
+                conn.send("A", ack=ack, window=100)
+
+    conn.send("A", ack=ack, window=100)
+    t = threading.Thread(target=answer, daemon=True)
+    t.start()
+    t0 = time.monotonic()
+    app.settimeout(lib.scaled(10))
+    err = None
+    try:
+        app.recv(1)
+    except OSError as e:
+        err = e.errno
+    took = time.monotonic() - t0
+    stop.set()
+    t.join(2)
+    print("# errno %s after %.1f s" % (err, took))
+    lib.check_eq(err, errno.ETIMEDOUT, "recv()'s error")
+    lib.check(1.5 <= took <= lib.scaled(8), "ETIMEDOUT after %.1f s" % took)
+
+
 def case_sendfile_and_splice():
     """A 3 MB file through sendfile(), then through a pipe with splice(),
     from a to a Linux TCP reader in b: the bytes arrive as in the file
@@ -267,5 +310,7 @@ lib.run_cases([
     ("sndbuf_holds_its_size", case_sndbuf_holds_its_size),
     ("retransmission_is_one_mss", case_retransmission_is_one_mss),
     ("window_takes_whole_segments", case_window_takes_whole_segments),
+    ("tiny_window_keeps_user_timeout",
+     case_tiny_window_keeps_user_timeout),
     ("sendfile_and_splice", case_sendfile_and_splice),
 ], timeout=120)
