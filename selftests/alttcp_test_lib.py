@@ -50,7 +50,8 @@ KSFT_SKIP = 4
 
 
 class Skip(Exception):
-    """Raised by a case that does not apply to the protocol under test."""
+    """Raised by a case that does not apply to the protocol under test,
+    or that needs what this kernel lacks."""
 
 
 def sh(*cmd, check=True, input=None):

@@ -53,7 +53,11 @@ def echo_server(port, rounds=1):
 
 def entries(ns, port):
     """conntrack's TCP entries for port in ns: (state, line) pairs."""
-    out = ns.read("nf_conntrack")
+    try:
+        out = ns.read("nf_conntrack")
+    except FileNotFoundError:
+        raise lib.Skip("no /proc/net/nf_conntrack in this kernel "
+                       "(CONFIG_NF_CONNTRACK_PROCFS)")
     rows = []
     for line in out.splitlines():
         f = line.split()
@@ -130,6 +134,9 @@ def one_entry_per_connection():
 
 def redirect_80_to_8080():
     """curl to port 80 reaches a listener on 8080 through REDIRECT."""
+    with open("/proc/kallsyms") as f:
+        if not any("nft_redir" in line for line in f):
+            raise lib.Skip("no nft redirect in this kernel (CONFIG_NFT_REDIR)")
     script = ("table ip ct_nat {\n chain pre {\n"
               "  type nat hook prerouting priority dstnat;\n"
               "  tcp dport 80 redirect to :8080\n }\n}\n")
