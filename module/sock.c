@@ -523,11 +523,33 @@ static void alttcp_remove_empty_tail(struct sock *sk)
 	alttcp_wq_free(sk, skb);
 }
 
+/* Where a write's bytes come from: the writer's memory, or a page. */
+struct alttcp_source {
+	struct iov_iter *from;		/* sendmsg(): copied */
+	struct page *page;		/* sendpage(): taken by reference */
+	int offset;
+};
+
+/* Up to chunk bytes from src onto skb; as alttcp_wq_copy() returns. */
+static int alttcp_fill(struct sock *sk, struct sk_buff *skb,
+		       struct alttcp_source *src, int chunk)
+{
+	int n;
+
+	if (src->from)
+		return alttcp_wq_copy(sk, skb, src->from, chunk);
+	n = alttcp_wq_add_page(sk, skb, src->page, src->offset, chunk);
+	if (n > 0)
+		src->offset += n;
+	return n;
+}
+
 /*
- * Send buffer: the writer's bytes go into page fragments of skbs of up to
+ * Send buffer: a write's bytes go into page fragments of skbs of up to
  * alttcp_size_goal() each (wqueue.c), pushed as each one fills.
  */
-static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+static int alttcp_send_stream(struct sock *sk, struct alttcp_source *src,
+			      size_t size, int flags)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	bool fresh = false;
@@ -536,7 +558,7 @@ static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	int err;
 
 	lock_sock(sk);
-	timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
 	if ((1 << sk->sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)) {
 		err = sk_stream_wait_connect(sk, &timeo);
 		if (err)
@@ -544,7 +566,7 @@ static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	}
 	sk_clear_bit(SOCKWQ_ASYNC_NOSPACE, sk);
 
-	while (msg_data_left(msg)) {
+	while (copied < size) {
 		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
 		int chunk;
 
@@ -564,8 +586,8 @@ static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 			fresh = false;
 		}
 		chunk = min_t(size_t, alttcp_size_goal(sk) - skb->len,
-			      msg_data_left(msg));
-		chunk = alttcp_wq_copy(sk, skb, &msg->msg_iter, chunk);
+			      size - copied);
+		chunk = alttcp_fill(sk, skb, src, chunk);
 		if (chunk == -EMSGSIZE) {
 			fresh = true;
 			continue;
@@ -592,98 +614,6 @@ wait:
 		alttcp_remove_empty_tail(sk);
 		/* Out of space: what is written goes, whole or not. */
 		if (copied)
-			alttcp_push_write(sk, msg->msg_flags & ~MSG_MORE,
-					  ALTTCP_PUSH_FORCE);
-		else
-			alttcp_push(sk);
-		err = sk_stream_wait_memory(sk, &timeo);
-		if (err)
-			goto error;
-	}
-	alttcp_push_write(sk, msg->msg_flags, 0);
-	release_sock(sk);
-	return copied;
-
-error:
-	alttcp_remove_empty_tail(sk);
-	if (copied) {
-		alttcp_push_write(sk, msg->msg_flags, 0);
-		release_sock(sk);
-		return copied;
-	}
-	alttcp_push(sk);
-	err = sk_stream_error(sk, msg->msg_flags, err);
-	release_sock(sk);
-	return err;
-}
-
-/*
- * sendfile() and splice(): the pages go on the write queue by reference,
- * not copied, when the route takes scatter-gather (Linux's
- * do_tcp_sendpages()); else sendmsg() copies them.
- */
-static int alttcp_sendpage(struct sock *sk, struct page *page, int offset,
-			   size_t size, int flags)
-{
-	struct alttcp_sock *ask = alttcp_sk(sk);
-	bool fresh = false;
-	size_t copied = 0;
-	long timeo;
-	int err;
-
-	if (!(READ_ONCE(sk->sk_route_caps) & NETIF_F_SG))
-		return sock_no_sendpage(sk->sk_socket, page, offset, size,
-					flags);
-	lock_sock(sk);
-	timeo = sock_sndtimeo(sk, flags & MSG_DONTWAIT);
-	if ((1 << sk->sk_state) & ~(TCPF_ESTABLISHED | TCPF_CLOSE_WAIT)) {
-		err = sk_stream_wait_connect(sk, &timeo);
-		if (err)
-			goto error;
-	}
-	sk_clear_bit(SOCKWQ_ASYNC_NOSPACE, sk);
-
-	while (size) {
-		struct sk_buff *skb = skb_peek_tail(&sk->sk_write_queue);
-		int chunk;
-
-		err = -EPIPE;
-		if (sk->sk_err || (sk->sk_shutdown & SEND_SHUTDOWN))
-			goto error;
-
-		if (fresh || !alttcp_can_append(sk, skb)) {
-			if (!sk_stream_memory_free(sk))
-				goto wait;
-			skb = alttcp_append_skb(sk);
-			if (!skb)
-				goto wait;
-			fresh = false;
-		}
-		chunk = min_t(size_t, alttcp_size_goal(sk) - skb->len, size);
-		chunk = alttcp_wq_add_page(sk, skb, page, offset, chunk);
-		if (chunk == -EMSGSIZE) {
-			fresh = true;
-			continue;
-		}
-		if (chunk < 0)
-			goto wait;
-		ALTTCP_SKB_CB(skb)->end_seq += chunk;
-		ask->write_seq += chunk;
-		copied += chunk;
-		offset += chunk;
-		size -= chunk;
-		if (alttcp_forced_push(ask)) {
-			alttcp_mark_push(ask, skb);
-			__alttcp_push(sk, ALTTCP_PUSH_FORCE);
-		} else if (skb->len >= alttcp_size_goal(sk) &&
-			   !alttcp_mtup_gathering(sk)) {
-			alttcp_push(sk);
-		}
-		continue;
-wait:
-		set_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
-		alttcp_remove_empty_tail(sk);
-		if (copied)
 			alttcp_push_write(sk, flags & ~MSG_MORE,
 					  ALTTCP_PUSH_FORCE);
 		else
@@ -707,6 +637,29 @@ error:
 	err = sk_stream_error(sk, flags, err);
 	release_sock(sk);
 	return err;
+}
+
+static int alttcp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
+{
+	struct alttcp_source src = { .from = &msg->msg_iter };
+
+	return alttcp_send_stream(sk, &src, size, msg->msg_flags);
+}
+
+/*
+ * sendfile() and splice(): the pages go on the write queue by reference,
+ * not copied, when the route takes scatter-gather (Linux's
+ * do_tcp_sendpages()); else sendmsg() copies them.
+ */
+static int alttcp_sendpage(struct sock *sk, struct page *page, int offset,
+			   size_t size, int flags)
+{
+	struct alttcp_source src = { .page = page, .offset = offset };
+
+	if (!(READ_ONCE(sk->sk_route_caps) & NETIF_F_SG))
+		return sock_no_sendpage(sk->sk_socket, page, offset, size,
+					flags);
+	return alttcp_send_stream(sk, &src, size, flags);
 }
 
 /*
