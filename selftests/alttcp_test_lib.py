@@ -492,6 +492,25 @@ def counters(ns):
 
 # -- checks and TAP -----------------------------------------------------------
 
+def skip_all(why):
+    """Skips the whole program (TAP plan 1..0) and exits."""
+    print("TAP version 13")
+    print("1..0 # SKIP " + why)
+    sys.exit(KSFT_SKIP)
+
+
+def source_tree(marker):
+    """$ALTTCP_ROOT (the VM sets it), else the first directory above the
+    test programs holding marker (a path inside the source tree)."""
+    root = os.environ.get("ALTTCP_ROOT")
+    if root:
+        return root
+    d = os.path.dirname(os.path.abspath(__file__))
+    while d != "/" and not os.path.exists(os.path.join(d, marker)):
+        d = os.path.dirname(d)
+    return d
+
+
 def check(cond, why):
     if not cond:
         raise AssertionError(why)

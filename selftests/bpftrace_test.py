@@ -34,33 +34,16 @@ PORT = 8600
 SIZE = 100000
 
 
-def skip_all(why):
-    print("TAP version 13")
-    print("1..0 # SKIP " + why)
-    sys.exit(lib.KSFT_SKIP)
-
-
 if not lib.IS_ALTTCP:
-    skip_all("the one-liners use alttcp's tracepoints")
+    lib.skip_all("the one-liners use alttcp's tracepoints")
 if not shutil.which("bpftrace"):
-    skip_all("no bpftrace (scripts/deps installs it)")
+    lib.skip_all("no bpftrace (scripts/deps installs it)")
 
 
-def source_tree():
-    """$ALTTCP_ROOT (the VM sets it), else the first directory above
-    this one holding Documentation/alttcp.rst."""
-    root = os.environ.get("ALTTCP_ROOT")
-    if root:
-        return root
-    d = os.path.dirname(os.path.abspath(__file__))
-    while d != "/" and not os.path.exists(d + "/Documentation/alttcp.rst"):
-        d = os.path.dirname(d)
-    return d
-
-
-DOC = source_tree() + "/Documentation/alttcp.rst"
+DOC = os.path.join(lib.source_tree("Documentation/alttcp.rst"),
+                   "Documentation/alttcp.rst")
 if not os.path.exists(DOC):
-    skip_all("no Documentation/alttcp.rst in the source tree")
+    lib.skip_all("no Documentation/alttcp.rst in the source tree")
 with open(DOC) as f:
     ONE_LINERS = {re.search(r"@(\w+)\[", ln).group(1): shlex.split(ln)
                   for ln in f if ln.strip().startswith("bpftrace -e ")}

@@ -41,35 +41,18 @@ SIZE = 300000
 TRACEFS = "/sys/kernel/tracing"
 
 
-def skip_all(why):
-    print("TAP version 13")
-    print("1..0 # SKIP " + why)
-    sys.exit(lib.KSFT_SKIP)
-
-
 if not lib.IS_ALTTCP:
-    skip_all("alttcp-plot draws alttcp's tracepoints")
+    lib.skip_all("alttcp-plot draws alttcp's tracepoints")
 if not os.path.isdir(TRACEFS + "/events/alttcp"):
-    skip_all("no %s/events/alttcp (tracefs not mounted?)" % TRACEFS)
+    lib.skip_all("no %s/events/alttcp (tracefs not mounted?)" % TRACEFS)
 
 
-def source_tree():
-    """$ALTTCP_ROOT (the VM sets it), else the first directory above
-    this one holding scripts/alttcp-plot."""
-    root = os.environ.get("ALTTCP_ROOT")
-    if root:
-        return root
-    d = os.path.dirname(os.path.abspath(__file__))
-    while d != "/" and not os.path.exists(d + "/scripts/alttcp-plot"):
-        d = os.path.dirname(d)
-    return d
-
-
-PLOT = source_tree() + "/scripts/alttcp-plot"
+PLOT = os.path.join(lib.source_tree("scripts/alttcp-plot"),
+                    "scripts/alttcp-plot")
 if not os.access(PLOT, os.X_OK):
-    skip_all("no scripts/alttcp-plot in the source tree")
+    lib.skip_all("no scripts/alttcp-plot in the source tree")
 if not importlib.util.find_spec("matplotlib"):
-    skip_all("no python3-matplotlib (scripts/deps installs it)")
+    lib.skip_all("no python3-matplotlib (scripts/deps installs it)")
 
 net = lib.NetPair("plot")
 work = "/tmp/alttcp-plot-test-%d" % os.getpid()

@@ -40,31 +40,13 @@ A, B = lib.A_ADDR, lib.B_ADDR
 P1, P2 = 8080, 8501     # 8080 has a name in /etc/services
 
 
-def skip_all(why):
-    print("TAP version 13")
-    print("1..0 # SKIP " + why)
-    sys.exit(lib.KSFT_SKIP)
-
-
 if not lib.IS_ALTTCP:
-    skip_all("alttcp-ss shows alttcp's connections (/proc/net/alttcp)")
+    lib.skip_all("alttcp-ss shows alttcp's connections (/proc/net/alttcp)")
 
 
-def source_tree():
-    """$ALTTCP_ROOT (the VM sets it), else the first directory above
-    this one holding scripts/alttcp-ss."""
-    root = os.environ.get("ALTTCP_ROOT")
-    if root:
-        return root
-    d = os.path.dirname(os.path.abspath(__file__))
-    while d != "/" and not os.path.exists(d + "/scripts/alttcp-ss"):
-        d = os.path.dirname(d)
-    return d
-
-
-SS = source_tree() + "/scripts/alttcp-ss"
+SS = os.path.join(lib.source_tree("scripts/alttcp-ss"), "scripts/alttcp-ss")
 if not os.access(SS, os.X_OK):
-    skip_all("no scripts/alttcp-ss in the source tree")
+    lib.skip_all("no scripts/alttcp-ss in the source tree")
 
 net = lib.NetPair("ss")
 keep = []       # sockets that must stay open
