@@ -300,6 +300,9 @@ class RawPeer:
         on_exit(self.sock.close)
 
     def send(self, seg):
+        # Waits for room: expect() and drain() leave the socket with a
+        # timeout or non-blocking, and a flood can fill its buffer.
+        self.sock.settimeout(10)
         self.sock.send(self.dst_mac + self.src_mac +
                        struct.pack("!H", ETH_P_IP) + seg.build())
 

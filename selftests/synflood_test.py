@@ -346,7 +346,12 @@ def request_answers():
     lib.check_eq(lib.state_of(net.a, remote=remote), "SYN_RECEIVED",
                  "state after a wrong ACK")
     if lib.IS_ALTTCP:
-        time.sleep(0.6)     # past invalid_ratelimit_ms since the SYN-ACK
+        # The challenge ACK may not follow a SYN-ACK within
+        # invalid_ratelimit_ms (500): send the RST 0.6 s after a
+        # retransmission of the SYN-ACK (1 s after the SYN, or 3 s if a
+        # slow kernel is past that one), the next being 2 s or more on.
+        peer.expect(mine(lambda f: f == "SA"), 3.5)
+        time.sleep(0.6)
         peer.send(lib.Seg(sport, port, 9101, 0, "R"))
         ch = peer.expect(mine(lambda f: f == "A"))
         lib.check(ch is not None and ch.ack == 9001 and ch.seq == sa.seq + 1,
