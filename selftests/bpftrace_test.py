@@ -107,7 +107,13 @@ def one_liners_run():
         for p in procs.values():
             p.send_signal(signal.SIGINT)
     for name, p in procs.items():
-        output[name] = p.communicate(timeout=lib.scaled(30))[0]
+        try:
+            output[name] = p.communicate(timeout=lib.scaled(30))[0]
+        except subprocess.TimeoutExpired:
+            # Killed, or its probes would keep alttcp.ko from unloading.
+            for q in procs.values():
+                q.kill()
+            raise AssertionError("%s did not end after SIGINT" % name)
         for line in output[name].splitlines():
             print("# " + line)
         lib.check_eq(p.returncode, 0, "%s: exit status" % name)
