@@ -61,7 +61,6 @@
 #define ALTTCP_MAX_SYN_BACKLOG	256U	/* SYN queue, at least */
 #define ALTTCP_INIT_CWND	10U	/* segments, RFC 6928 */
 #define ALTTCP_CWND_MAX		(65535U << 14)	/* bytes: the largest window */
-#define ALTTCP_BUF_DEFAULT	BIT(20)	/* initial send/receive buffer */
 #define ALTTCP_MTU_PROBING	0U	/* Linux's tcp_mtu_probing */
 #define ALTTCP_BASE_MSS		1024U	/* Linux's tcp_base_mss */
 #define ALTTCP_MTU_PROBE_FLOOR	48U	/* Linux's tcp_mtu_probe_floor */
@@ -336,6 +335,15 @@ struct alttcp_sock {
 	u32 probes_stamp_ms;	/* first zero-window probe, 0: none */
 	u8 probes_out;		/* zero-window probes unanswered */
 
+	/* receive buffer autotuning (autotune.c) */
+	u32 rcv_rtt_us;		/* the receiver's RTT estimate, << 3 */
+	u32 rcv_rtt_seq;	/* without timestamps: the window measured */
+	u32 rcv_rtt_time_us;	/* and when it started, 0: not yet */
+	u32 rcv_rtt_last_tsecr;	/* the echo last measured */
+	u32 rcvq_space;		/* bytes read in the last measured RTT */
+	u32 rcvq_seq;		/* copied_seq when that began */
+	u32 rcvq_time_us;
+
 	/* delayed ACK and keepalive */
 	u32 rcv_mss;		/* largest segment the peer sent, bytes */
 	u8 quickacks;		/* data segments still acknowledged at once */
@@ -593,6 +601,13 @@ u32 alttcp_mtu_to_mss(const struct sock *sk, u32 mtu);
 u32 alttcp_mss_to_mtu(const struct sock *sk, u32 mss);
 void alttcp_resend_resized(struct sock *sk);
 bool alttcp_offer_timestamps(const struct sock *sk);
+
+/* autotune.c */
+void alttcp_rcv_rtt_measure(struct sock *sk, const struct alttcp_skb_cb *cb,
+			    u32 len);
+void alttcp_rcv_space_adjust(struct sock *sk);
+void alttcp_sndbuf_grow(struct sock *sk);
+void alttcp_init_buffer_space(struct sock *sk);
 
 /* wqueue.c */
 u32 alttcp_size_goal(const struct sock *sk);

@@ -365,6 +365,9 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		ask->dupacks = 0;
 		alttcp_cong_on_ack(sk, acked);
 		alttcp_rearm_rto(sk);
+		if (sk->sk_socket &&
+		    test_bit(SOCK_NOSPACE, &sk->sk_socket->flags))
+			alttcp_sndbuf_grow(sk);
 		sk->sk_write_space(sk);
 	} else if (cb->ack_seq == ask->snd_una && !seg_len &&
 		   wnd == ask->snd_wnd && ask->snd_una != ask->snd_max) {
@@ -544,6 +547,7 @@ static void alttcp_rcv_syn_sent(struct sock *sk, struct sk_buff *skb)
 	ask->snd_wnd = cb->window;	/* never scaled in a SYN */
 	ask->max_window = ask->snd_wnd;
 	alttcp_init_send_marks(sk);
+	alttcp_init_buffer_space(sk);
 	ask->snd_wl1 = cb->seq;
 	ask->snd_wl2 = cb->ack_seq;
 	if (ack) {
@@ -669,6 +673,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		ask->snd_wnd = (u32)cb->window << ask->snd_wscale;
 		ask->max_window = ask->snd_wnd;
 		alttcp_init_send_marks(sk);
+		alttcp_init_buffer_space(sk);
 		ask->snd_wl1 = cb->seq;
 		ask->snd_wl2 = cb->ack_seq;
 		alttcp_handshake_rtt(sk);
@@ -735,6 +740,8 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		data_len = skb->len;
 		if (data_len > ask->rcv_mss)
 			ask->rcv_mss = min_t(u32, data_len, ask->adv_mss);
+		if (data_len && !gap)
+			alttcp_rcv_rtt_measure(sk, cb, data_len);
 		kept = alttcp_queue_data(sk, skb, &fin_now, &refused);
 		ask->bytes_received += ask->rcv_nxt - before;
 		/* Out of order, or filling a gap: at once (RFC 5681 4.2);

@@ -268,6 +268,7 @@ bool alttcp_child_from_request(struct sock *lsk,
 	ask->snd_wnd = (u32)cb->window << ask->snd_wscale;
 	ask->max_window = ask->snd_wnd;
 	alttcp_init_send_marks(child);
+	alttcp_init_buffer_space(child);
 	ask->snd_wl1 = cb->seq;
 	ask->snd_wl2 = cb->ack_seq;
 	ask->ts_off = req->ts_off;

@@ -69,13 +69,11 @@ static int alttcp_init_sock(struct sock *sk)
 	sk->sk_gso_type = SKB_GSO_TCPV4;
 	alttcp_mem_sock_init(sk);
 	sk->sk_write_space = alttcp_write_space;
-	/* No buffer autotuning: start where Linux's would usually grow to. */
+	/* Where autotuning starts (autotune.c), as Linux's tcp_init_sock(). */
 	WRITE_ONCE(sk->sk_sndbuf,
-		   min_t(int, ALTTCP_BUF_DEFAULT,
-			 READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_wmem[2])));
+		   READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_wmem[1]));
 	WRITE_ONCE(sk->sk_rcvbuf,
-		   min_t(int, ALTTCP_BUF_DEFAULT,
-			 READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_rmem[2])));
+		   READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_rmem[1]));
 	return 0;
 }
 
@@ -293,6 +291,9 @@ static int alttcp_disconnect(struct sock *sk, int flags)
 	ask->quickacks = ALTTCP_QUICKACKS;
 	ask->bytes_acked = 0;
 	ask->bytes_received = 0;
+	ask->rcv_rtt_us = 0;
+	ask->rcv_rtt_time_us = 0;
+	ask->rcv_rtt_last_tsecr = 0;
 	sk_dst_reset(sk);
 	sk_error_report(sk);
 	return 0;
@@ -774,8 +775,10 @@ static int alttcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len,
 		sk_wait_data(sk, &timeo, last);
 	}
 done:
-	if (!(flags & MSG_PEEK))
+	if (!(flags & MSG_PEEK) && copied > 0) {
+		alttcp_rcv_space_adjust(sk);
 		alttcp_window_update(sk, copied);
+	}
 	release_sock(sk);
 	return copied;
 out:
