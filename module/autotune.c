@@ -92,7 +92,8 @@ void alttcp_rcv_space_adjust(struct sock *sk)
 		return;
 	copied = ask->copied_seq - ask->rcvq_seq;
 	if (copied > ask->rcvq_space) {
-		if (READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_moderate_rcvbuf) &&
+		if (ask->rcvq_space &&
+		    READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_moderate_rcvbuf) &&
 		    !(sk->sk_userlocks & SOCK_RCVBUF_LOCK)) {
 			rcvwin = ((u64)copied << 1) + 16 * ask->adv_mss;
 			grow = rcvwin * (copied - ask->rcvq_space);
