@@ -4,8 +4,9 @@
 
 - A new socket's buffers are the namespace's tcp_wmem[1] and tcp_rmem[1].
 - A transfer over a path with a round trip of 4 ms grows the sender's
-  send buffer and the receiver's receive buffer well past those, and no
-  further than tcp_wmem[2] and tcp_rmem[2].
+  send buffer and the receiver's receive buffer to four times or more
+  what they were once connected, and no further than tcp_wmem[2] and
+  tcp_rmem[2].
 - SO_SNDBUF and SO_RCVBUF lock a buffer: after the same transfer it is
   what was set (doubled, as Linux reports it).
 """
@@ -43,8 +44,8 @@ class Path:
 
 def transfer(port, sndbuf=None, rcvbuf=None):
     """SIZE bytes from a client in a to a server in b, both the protocol
-    under test; returns (client's SO_SNDBUF, server's SO_RCVBUF) read
-    before either closes."""
+    under test; returns ((client's SO_SNDBUF, server's SO_RCVBUF) once
+    connected, the same after the transfer, before either closes)."""
     net = Path.get()
     lsk = net.b.socket()
     if rcvbuf:
@@ -57,6 +58,8 @@ def transfer(port, sndbuf=None, rcvbuf=None):
 
     def serve():
         srv, _ = lsk.accept()
+        result["rcvbuf0"] = srv.getsockopt(socket.SOL_SOCKET,
+                                           socket.SO_RCVBUF)
         srv.settimeout(lib.scaled(60))
         n = 0
         while n < SIZE:
@@ -77,13 +80,14 @@ def transfer(port, sndbuf=None, rcvbuf=None):
         cli.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
     cli.settimeout(lib.scaled(60))
     cli.connect((lib.B_ADDR, port))
+    snd0 = cli.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
     cli.sendall(b"t" * SIZE)
     lib.check_eq(cli.recv(1), b"k", "the server's answer")
     snd = cli.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
     cli.close()
     t.join(lib.scaled(10))
     lib.check_eq(result.get("got"), SIZE, "bytes the server read")
-    return snd, result["rcvbuf"]
+    return (snd0, result["rcvbuf0"]), (snd, result["rcvbuf"])
 
 
 def case_buffers_start_from_sysctls():
@@ -100,18 +104,19 @@ def case_buffers_start_from_sysctls():
 def case_buffers_grow_with_the_transfer():
     net = Path.get()
     wmem, rmem = sysctl3(net.a, "tcp_wmem"), sysctl3(net.b, "tcp_rmem")
-    snd, rcv = transfer(PORT)
-    print("# after %d MiB: client's SO_SNDBUF %d (from %d), server's "
-          "SO_RCVBUF %d (from %d)" % (SIZE >> 20, snd, wmem[1], rcv, rmem[1]))
-    lib.check(snd >= 4 * wmem[1], "the send buffer did not grow: %d" % snd)
-    lib.check(rcv >= 2 * rmem[1], "the receive buffer did not grow: %d" %
-              rcv)
+    (snd0, rcv0), (snd, rcv) = transfer(PORT)
+    print("# after %d MiB: client's SO_SNDBUF %d (connected: %d), server's "
+          "SO_RCVBUF %d (connected: %d)" % (SIZE >> 20, snd, snd0, rcv, rcv0))
+    lib.check(snd >= 4 * snd0, "the send buffer did not grow: %d from %d" %
+              (snd, snd0))
+    lib.check(rcv >= 4 * rcv0, "the receive buffer did not grow: %d from %d"
+              % (rcv, rcv0))
     lib.check(snd <= wmem[2] and rcv <= rmem[2],
               "a buffer past its maximum: %d, %d" % (snd, rcv))
 
 
 def case_set_buffers_stay():
-    snd, rcv = transfer(PORT + 1, sndbuf=32768, rcvbuf=65536)
+    _, (snd, rcv) = transfer(PORT + 1, sndbuf=32768, rcvbuf=65536)
     print("# set 32768 and 65536: client's SO_SNDBUF %d, server's "
           "SO_RCVBUF %d" % (snd, rcv))
     lib.check_eq((snd, rcv), (65536, 131072),
