@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import alttcp_test_lib as lib  # noqa: E402
@@ -84,6 +85,49 @@ def transfer():
     lsk.close()
 
 
+def perf_events(pid):
+    """How many perf events the process holds open."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)) == \
+                "anon_inode:[perf_event]"
+        except OSError:
+            pass
+    return n
+
+
+def wait_attached(name, p):
+    """bpftrace says "Attaching" before it compiles its program, which
+    takes long under emulation; the probe is attached once it holds the
+    tracepoint's perf event, beside its output buffer's one per CPU (it
+    enables the event right after opening it)."""
+    deadline = time.monotonic() + lib.scaled(120)
+    while perf_events(p.pid) <= os.cpu_count():
+        lib.check(p.poll() is None, "%s ended before attaching" % name)
+        lib.check(time.monotonic() < deadline, "%s never attached" % name)
+        time.sleep(0.1)
+    time.sleep(0.2)
+
+
+def where(procs):
+    """Prints where each one-liner's threads wait, for the log."""
+    for name, p in procs.items():
+        if p.poll() is not None:
+            continue
+        for tid in os.listdir("/proc/%d/task" % p.pid):
+            d = "/proc/%d/task/%s/" % (p.pid, tid)
+            try:
+                with open(d + "stat") as f:
+                    stat = f.read().split(") ", 1)[1][:1]
+                with open(d + "stack") as f:
+                    stack = f.read().split()
+            except OSError:
+                continue
+            print("# %s thread %s state %s: %s" %
+                  (name, tid, stat, " ".join(stack[1::2][:8])))
+
+
 def one_liners_run():
     """Both at once (each takes many seconds to start in the VM), around
     one transfer; each prints its map on SIGINT, as on Ctrl-C."""
@@ -100,6 +144,7 @@ def one_liners_run():
             while not (seen and seen[-1].startswith("Attaching ")):
                 seen.append(p.stdout.readline())
                 lib.check(seen[-1], "%s ended: %r" % (name, seen))
+            wait_attached(name, p)
         before = lib.counters(net.a)["RetransSegs"]
         transfer()
         retrans.append(lib.counters(net.a)["RetransSegs"] - before)
@@ -110,6 +155,7 @@ def one_liners_run():
         try:
             output[name] = p.communicate(timeout=lib.scaled(30))[0]
         except subprocess.TimeoutExpired:
+            where(procs)
             # Killed, or its probes would keep alttcp.ko from unloading.
             for q in procs.values():
                 q.kill()
