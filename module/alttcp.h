@@ -33,8 +33,10 @@
 #include <net/tcp_states.h>
 #include <uapi/linux/alttcp.h>
 
-#define ALTTCP_HASH_BITS	10
-#define ALTTCP_HASH_SIZE	BIT(ALTTCP_HASH_BITS)
+/* Listeners and TIME_WAIT entries by local port; the tables by 4-tuple
+ * are sized per namespace (table.c: alttcp_net.hash_mask).
+ */
+#define ALTTCP_PORT_HASH_SIZE	1024
 /* Local ports share alttcp_net.port_users counts by their low bits. */
 #define ALTTCP_PORT_BUCKETS	4096
 
@@ -166,11 +168,13 @@ struct alttcp_params {
 	unsigned int mtu_probe_floor;
 	unsigned int probe_threshold;
 	unsigned int probe_interval_ms;
+	unsigned int ehash_entries;	/* read-only: alttcp_net.hash_mask + 1 */
 };
 
 /* Per network namespace state; reached through net_generic(). */
 struct alttcp_net {
 	spinlock_t lock;		/* writers of the tables */
+	u32 hash_mask;			/* ehash, twhash, rqhash: size - 1 */
 	struct hlist_head *ehash;	/* connections, by 4-tuple */
 	struct hlist_head *lhash;	/* listeners, by local port */
 	struct hlist_head *twhash;	/* TIME_WAIT entries, by 4-tuple */

@@ -78,7 +78,7 @@ void alttcp_abort_all(struct net *net)
 	struct alttcp_net *an = alttcp_pernet(net);
 	unsigned int i;
 
-	for (i = 0; i < ALTTCP_HASH_SIZE; i++) {
+	for (i = 0; i <= an->hash_mask; i++) {
 		struct sock *sk;
 
 		for (;;) {

@@ -129,12 +129,19 @@ static void *alttcp_proc_take(struct alttcp_proc_iter *it,
 	return it;
 }
 
+static unsigned int alttcp_proc_table_size(struct alttcp_net *an, int kind)
+{
+	return kind == ALTTCP_PROC_LISTEN ? ALTTCP_PORT_HASH_SIZE :
+	       an->hash_mask + 1;
+}
+
 /* Done with this bucket: the next one starts at position pos. */
-static void alttcp_proc_next_bucket(struct alttcp_proc_iter *it)
+static void alttcp_proc_next_bucket(struct alttcp_net *an,
+				    struct alttcp_proc_iter *it)
 {
 	it->nseen = 0;
 	it->bucket_pos = it->pos;
-	if (++it->bucket == ALTTCP_HASH_SIZE) {
+	if (++it->bucket == alttcp_proc_table_size(an, it->kind)) {
 		it->bucket = 0;
 		it->kind++;
 	}
@@ -154,7 +161,7 @@ static void *alttcp_proc_seek(struct seq_file *seq)
 		node = alttcp_proc_unseen(it, rcu_dereference(hlist_first_rcu(head)));
 		if (node)
 			return alttcp_proc_take(it, node);
-		alttcp_proc_next_bucket(it);
+		alttcp_proc_next_bucket(an, it);
 	}
 	it->p = NULL;
 	return NULL;
@@ -162,6 +169,7 @@ static void *alttcp_proc_seek(struct seq_file *seq)
 
 static void *alttcp_proc_advance(struct seq_file *seq)
 {
+	struct alttcp_net *an = alttcp_pernet(seq_file_net(seq));
 	struct alttcp_proc_iter *it = alttcp_proc_iter(seq);
 	struct hlist_node *node;
 
@@ -169,7 +177,7 @@ static void *alttcp_proc_advance(struct seq_file *seq)
 	node = alttcp_proc_unseen(it, rcu_dereference(hlist_next_rcu(it->p)));
 	if (node)
 		return alttcp_proc_take(it, node);
-	alttcp_proc_next_bucket(it);
+	alttcp_proc_next_bucket(an, it);
 	return alttcp_proc_seek(seq);
 }
 

@@ -99,7 +99,7 @@ static unsigned int alttcp_curr_estab(struct alttcp_net *an)
 	unsigned int i, n = 0;
 
 	rcu_read_lock();
-	for (i = 0; i < ALTTCP_HASH_SIZE; i++)
+	for (i = 0; i <= an->hash_mask; i++)
 		hlist_for_each_entry_rcu(ask, &an->ehash[i], hash_node) {
 			int st = inet_sk_state_load(&ask->inet.sk);
 

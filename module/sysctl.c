@@ -116,6 +116,13 @@ static const struct ctl_table alttcp_sysctl_template[] = {
 	ALTTCP_PARAM(mtu_probe_floor, alttcp_max_mss),
 	ALTTCP_PARAM(probe_threshold, alttcp_max_mss),
 	ALTTCP_PARAM(probe_interval_ms, alttcp_int_max),
+	{
+		.procname = "ehash_entries",
+		.data = &alttcp_defaults.ehash_entries,
+		.maxlen = sizeof(unsigned int),
+		.mode = 0444,
+		.proc_handler = proc_douintvec,
+	},
 	{ }
 };
 
@@ -138,6 +145,7 @@ int alttcp_sysctl_init_net(struct net *net)
 	unsigned int i;
 
 	an->params = alttcp_defaults;
+	an->params.ehash_entries = an->hash_mask + 1;
 	table = kmemdup(alttcp_sysctl_template,
 			sizeof(alttcp_sysctl_template), GFP_KERNEL);
 	if (!table)

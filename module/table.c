@@ -14,42 +14,73 @@
  * listeners above all, which Linux's own lookup finds). A count goes up
  * before the thing is found by a lookup and down after it no longer is,
  * so a segment to a port whose count is 0 is Linux's (input.c).
+ *
+ * The tables by 4-tuple (connections, TIME_WAIT entries, requests) grow
+ * with the connections a namespace may hold, so their size follows the
+ * machine's memory as Linux's established table does (one bucket per
+ * 128 KiB, "thash_entries"), within bounds that keep a namespace cheap;
+ * charged to the memory cgroup of whoever creates the namespace.
  */
 #include <linux/jhash.h>
+#include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/rculist.h>
 #include <net/inet_sock.h>
 #include <net/sock.h>
 
 #include "alttcp.h"
 
+#define ALTTCP_EHASH_MIN	1024
+#define ALTTCP_EHASH_AUTO_MAX	65536
+#define ALTTCP_EHASH_MAX	BIT(22)
+
+static unsigned int alttcp_ehash_entries;
+module_param_named(ehash_entries, alttcp_ehash_entries, uint, 0444);
+MODULE_PARM_DESC(ehash_entries, "buckets of each namespace's tables by 4-tuple, rounded up to a power of 2; 0: one per 128 KiB of memory, 1024 to 65536 (0)");
+
+/* Bucket index in the tables by 4-tuple: ehash, twhash, rqhash. */
 u32 alttcp_hash4(const struct net *net, __be32 laddr, __be16 lport,
 		 __be32 raddr, __be16 rport)
 {
 	return jhash_3words((__force u32)laddr, (__force u32)raddr,
 			    ((__force u32)lport << 16) | (__force u32)rport,
-			    net_hash_mix(net)) & (ALTTCP_HASH_SIZE - 1);
+			    net_hash_mix(net)) & alttcp_pernet(net)->hash_mask;
 }
 
 u32 alttcp_hash_port(const struct net *net, __be16 port)
 {
 	return jhash_1word((__force u32)port, net_hash_mix(net)) &
-	       (ALTTCP_HASH_SIZE - 1);
+	       (ALTTCP_PORT_HASH_SIZE - 1);
+}
+
+static unsigned int alttcp_hash_size(void)
+{
+	unsigned long n = alttcp_ehash_entries;
+
+	if (!n)
+		n = clamp(totalram_pages() >> (17 - PAGE_SHIFT),
+			  (unsigned long)ALTTCP_EHASH_MIN,
+			  (unsigned long)ALTTCP_EHASH_AUTO_MAX);
+	return roundup_pow_of_two(clamp(n, 1UL,
+					(unsigned long)ALTTCP_EHASH_MAX));
 }
 
 int alttcp_tables_init(struct alttcp_net *an)
 {
+	unsigned int size = alttcp_hash_size();
+
 	spin_lock_init(&an->lock);
-	an->ehash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->ehash), GFP_KERNEL);
-	an->lhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->lhash), GFP_KERNEL);
-	an->twhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->twhash),
-			      GFP_KERNEL);
-	an->twphash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->twphash),
-			       GFP_KERNEL);
-	an->rqhash = kvcalloc(ALTTCP_HASH_SIZE, sizeof(*an->rqhash),
-			      GFP_KERNEL);
+	an->hash_mask = size - 1;
+	an->ehash = kvcalloc(size, sizeof(*an->ehash), GFP_KERNEL_ACCOUNT);
+	an->twhash = kvcalloc(size, sizeof(*an->twhash), GFP_KERNEL_ACCOUNT);
+	an->rqhash = kvcalloc(size, sizeof(*an->rqhash), GFP_KERNEL_ACCOUNT);
+	an->lhash = kvcalloc(ALTTCP_PORT_HASH_SIZE, sizeof(*an->lhash),
+			     GFP_KERNEL_ACCOUNT);
+	an->twphash = kvcalloc(ALTTCP_PORT_HASH_SIZE, sizeof(*an->twphash),
+			       GFP_KERNEL_ACCOUNT);
 	an->port_users = kvcalloc(ALTTCP_PORT_BUCKETS,
-				  sizeof(*an->port_users), GFP_KERNEL);
+				  sizeof(*an->port_users), GFP_KERNEL_ACCOUNT);
 	if (!an->ehash || !an->lhash || !an->twhash ||
 	    !an->twphash || !an->rqhash || !an->port_users) {
 		alttcp_tables_exit(an);

@@ -8,21 +8,12 @@
  * reference; the table holds one reference until the entry's hrtimer
  * (softirq) or the namespace's exit unhashes it. Freed with kfree_rcu.
  */
-#include <linux/jhash.h>
 #include <linux/rculist.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
 #include "alttcp.h"
 #include "trace.h"
-
-static u32 alttcp_tw_hash(const struct net *net, __be32 laddr, __be16 lport,
-			  __be32 raddr, __be16 rport)
-{
-	return jhash_3words((__force u32)laddr, (__force u32)raddr,
-			    ((__force u32)lport << 16) | (__force u32)rport,
-			    net_hash_mix(net)) & (ALTTCP_HASH_SIZE - 1);
-}
 
 void alttcp_tw_put(struct alttcp_tw *tw)
 {
@@ -109,7 +100,7 @@ void alttcp_tw_create(struct sock *sk)
 	hrtimer_init(&tw->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 	tw->timer.function = alttcp_tw_timer_fn;
 
-	h = alttcp_tw_hash(net, tw->saddr, tw->sport, tw->daddr, tw->dport);
+	h = alttcp_hash4(net, tw->saddr, tw->sport, tw->daddr, tw->dport);
 	spin_lock_bh(&an->lock);
 	alttcp_port_users_add(net, tw->sport, 1);
 	hlist_add_head_rcu(&tw->node, &an->twhash[h]);
@@ -129,7 +120,7 @@ struct alttcp_tw *alttcp_tw_lookup(struct net *net, int dif, int sdif,
 				   __be16 dport)
 {
 	struct alttcp_net *an = alttcp_pernet(net);
-	u32 h = alttcp_tw_hash(net, daddr, dport, saddr, sport);
+	u32 h = alttcp_hash4(net, daddr, dport, saddr, sport);
 	struct alttcp_tw *tw;
 
 	hlist_for_each_entry_rcu(tw, &an->twhash[h], node) {
@@ -230,7 +221,7 @@ void alttcp_tw_flush(struct net *net)
 	struct alttcp_net *an = alttcp_pernet(net);
 	unsigned int i;
 
-	for (i = 0; i < ALTTCP_HASH_SIZE; i++) {
+	for (i = 0; i <= an->hash_mask; i++) {
 		struct alttcp_tw *tw;
 
 		for (;;) {

@@ -12,7 +12,7 @@ HDR='    sl local_address         remote_address        state'
 
 loaded() { grep -q '^alttcp ' /proc/modules; }
 
-tap_plan 12
+tap_plan 13
 
 if loaded && head -n1 /proc/net/alttcp | grep -q "^$HDR"; then
 	ok "loaded_with_proc_header"
@@ -84,6 +84,30 @@ if in_ns test -r /proc/net/alttcp && rmmod alttcp &&
 	ok "netns_proc_follows_reload"
 else
 	fail "netns_proc_follows_reload" "/proc/net/alttcp in netns did not follow"
+fi
+
+# The tables by 4-tuple: one bucket per 128 KiB of memory (1024 to
+# 65536, a power of 2), in every namespace; or the module parameter's.
+pow2ceil() { local n=1; while [ $n -lt "$1" ]; do n=$((n * 2)); done; echo $n; }
+mem_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+want=$((mem_kb / 128))
+[ $want -lt 1024 ] && want=1024
+[ $want -gt 65536 ] && want=65536
+want=$(pow2ceil $want)
+got_init=$(cat /proc/sys/net/alttcp/ehash_entries)
+got_ns=$(in_ns cat /proc/sys/net/alttcp/ehash_entries)
+got_param=
+if rmmod alttcp && insmod "$KO" ehash_entries=3000; then
+	got_param=$(in_ns cat /proc/sys/net/alttcp/ehash_entries)
+	rmmod alttcp
+fi
+loaded || insmod "$KO"
+if [ "$got_init" = "$want" ] && [ "$got_ns" = "$want" ] &&
+   [ "$got_param" = 4096 ]; then
+	ok "ehash_sized_from_memory"
+else
+	fail "ehash_sized_from_memory" \
+		"MemTotal $mem_kb kB: want $want, init $got_init, ns $got_ns; ehash_entries=3000 gave '$got_param', want 4096"
 fi
 ip netns del alttcp-mt
 echo "$modprobe_path" >/proc/sys/kernel/modprobe
