@@ -140,6 +140,7 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_MTUPROBES,
 	ALTTCP_MIB_MTUPROBESUCCESSES,
 	ALTTCP_MIB_MTUPROBEFAILURES,
+	ALTTCP_MIB_HYSTARTEXIT,
 	ALTTCP_MIB_MAX
 };
 
@@ -169,6 +170,35 @@ struct alttcp_params {
 	unsigned int probe_threshold;
 	unsigned int probe_interval_ms;
 	unsigned int ehash_entries;	/* read-only: alttcp_net.hash_mask + 1 */
+	unsigned int congestion_control;	/* ALTTCP_CA_* */
+};
+
+enum {
+	ALTTCP_CA_RENO,
+	ALTTCP_CA_CUBIC,
+};
+
+enum {
+	ALTTCP_HSPP_SS,		/* slow start, watching the RTT */
+	ALTTCP_HSPP_CSS,	/* Conservative Slow Start */
+	ALTTCP_HSPP_DONE,	/* not (any more): not the first slow start */
+};
+
+/* cong.c: CUBIC's state (RFC 9438) and HyStart++'s (RFC 9406). Bytes, ms. */
+struct alttcp_cubic {
+	u32 w_max;		/* cwnd before the last reduction */
+	u32 origin;		/* the curve's plateau: W_max, or cwnd */
+	u32 k_ms;		/* when the curve is back at the plateau */
+	u32 epoch_ms;		/* this avoidance epoch began, 0: not yet */
+	u32 w_est;		/* where a Reno flow would be */
+	u32 acc;		/* growth owed, below one byte of cwnd */
+	u32 round_end;		/* HyStart++: snd_nxt as this round began */
+	u32 cur_min_rtt_us;	/* least RTT of this round */
+	u32 last_min_rtt_us;	/* and of the last */
+	u32 css_base_rtt_us;	/* as Conservative Slow Start began */
+	u8 rtt_samples;		/* this round's */
+	u8 css_rounds;
+	u8 hystart;		/* ALTTCP_HSPP_* */
 };
 
 /* Per network namespace state; reached through net_generic(). */
@@ -324,8 +354,10 @@ struct alttcp_sock {
 	u32 cwnd_usage_seq;	/* end of that window */
 	u32 lsnd_ms;		/* when new data last left */
 	u8 dupacks;
+	u8 ca;			/* ALTTCP_CA_*: cong.c */
 	bool in_recovery;
 	bool cwnd_limited;	/* cwnd held sending back this window */
+	struct alttcp_cubic cubic;
 
 	/* RTT and retransmission (RFC 6298), microseconds */
 	u32 srtt_us;
@@ -606,6 +638,16 @@ u32 alttcp_mss_to_mtu(const struct sock *sk, u32 mss);
 void alttcp_resend_resized(struct sock *sk);
 bool alttcp_offer_timestamps(const struct sock *sk);
 
+/* cong.c */
+const char *alttcp_cong_name(unsigned int ca);
+int alttcp_cong_find(const char *name);
+void alttcp_cong_init(struct sock *sk);
+int alttcp_cong_set(struct sock *sk, const char *name);
+void alttcp_cong_rtt_sample(struct sock *sk, u32 rtt_us);
+void alttcp_cong_on_ack(struct sock *sk, u32 acked, bool limited);
+u32 alttcp_cong_ssthresh(struct sock *sk);
+void alttcp_cong_tx_start(struct sock *sk, u32 idle_ms);
+
 /* autotune.c */
 void alttcp_rcv_rtt_measure(struct sock *sk, const struct alttcp_skb_cb *cb,
 			    u32 len);
@@ -726,9 +768,11 @@ void alttcp_write_space(struct sock *sk);
 /* info.c */
 int alttcp_getsockopt_info(struct sock *sk, char __user *optval,
 			   int __user *optlen, int len);
-int alttcp_getsockopt_congestion(char __user *optval, int __user *optlen,
-				 int len);
-int alttcp_setsockopt_congestion(sockptr_t optval, unsigned int optlen);
+int alttcp_getsockopt_congestion(struct sock *sk, char __user *optval,
+				 int __user *optlen, int len);
+int alttcp_getsockopt_cc_info(int __user *optlen);
+int alttcp_setsockopt_congestion(struct sock *sk, sockptr_t optval,
+				 unsigned int optlen);
 
 /* request.c */
 int alttcp_request_init(void);

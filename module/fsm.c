@@ -188,6 +188,7 @@ void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 	alttcp_sync_mss(sk);
 	ask->cwnd = ALTTCP_INIT_CWND * ask->mss;
 	ask->ssthresh = U32_MAX;
+	alttcp_cong_init(sk);
 }
 
 /* An RTT sample from skb, if it was sent once only (Karn). */
@@ -245,9 +246,8 @@ static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 *ts_floor)
 static void alttcp_fast_retransmit(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	u32 flight = ask->snd_max - ask->snd_una;
 
-	ask->ssthresh = max_t(u32, flight / 2, 2 * ask->mss);
+	ask->ssthresh = alttcp_cong_ssthresh(sk);
 	ask->cwnd = ask->ssthresh + 3 * ask->mss;
 	ask->recover = ask->snd_max;
 	ask->in_recovery = true;
@@ -264,14 +264,10 @@ static bool alttcp_is_cwnd_limited(const struct alttcp_sock *ask)
 	return ask->cwnd_limited;
 }
 
-/*
- * New data acknowledged: grow cwnd, or deflate it in recovery. It grows
- * only while the sender uses it (RFC 7661), never past ALTTCP_CWND_MAX.
- */
-static void alttcp_cong_on_ack(struct sock *sk, u32 acked)
+/* New data acknowledged: deflate cwnd in recovery, or let it grow. */
+static void alttcp_cwnd_on_ack(struct sock *sk, u32 acked)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	u64 cwnd = ask->cwnd;
 
 	if (ask->in_recovery) {
 		if (seq_geq(ask->snd_una, ask->recover)) {
@@ -284,20 +280,9 @@ static void alttcp_cong_on_ack(struct sock *sk, u32 acked)
 			ask->cwnd = ask->cwnd > acked ?
 				    ask->cwnd - acked + ask->mss : ask->mss;
 		}
-	} else if (!alttcp_is_cwnd_limited(ask)) {
 		return;
-	} else if (ask->cwnd < ask->ssthresh) {
-		/* Slow start counts bytes, up to two segments an ACK (RFC
-		 * 3465), so a receiver's delayed ACKs do not halve its pace.
-		 */
-		cwnd = min_t(u64, cwnd + min(acked, 2 * ask->mss),
-			     ask->ssthresh);
-		ask->cwnd = min_t(u64, cwnd, ALTTCP_CWND_MAX);
-	} else {
-		/* About one segment a round trip (RFC 5681 3.1). */
-		cwnd += max_t(u64, 1, (u64)acked * ask->mss / ask->cwnd);
-		ask->cwnd = min_t(u64, cwnd, ALTTCP_CWND_MAX);
 	}
+	alttcp_cong_on_ack(sk, acked, alttcp_is_cwnd_limited(ask));
 }
 
 /* Step five, for states past SYN-RECEIVED. Returns false to drop. */
@@ -363,7 +348,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		ask->backoff = 0;
 		ask->probes_stamp_ms = 0;
 		ask->dupacks = 0;
-		alttcp_cong_on_ack(sk, acked);
+		alttcp_cwnd_on_ack(sk, acked);
 		alttcp_rearm_rto(sk);
 		if (sk->sk_socket &&
 		    test_bit(SOCK_NOSPACE, &sk->sk_socket->flags))

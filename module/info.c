@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * alttcp: what TCP_INFO and TCP_CONGESTION report. Programs such as
- * iperf3 and ss read these; the fields alttcp has no notion of (SACK,
- * pacing, delivery rate) stay zero. Called under lock_sock().
+ * alttcp: what TCP_INFO, TCP_CONGESTION and TCP_CC_INFO report, and
+ * TCP_CONGESTION's setting. Programs such as iperf3 and ss read these;
+ * the fields alttcp has no notion of (SACK, pacing, delivery rate) stay
+ * zero. Called under lock_sock().
  */
 #include <linux/string.h>
 #include <linux/tcp.h>
@@ -10,9 +11,6 @@
 #include <net/tcp.h>
 
 #include "alttcp.h"
-
-/* NewReno (RFC 5681, RFC 6582) is the only congestion control. */
-static const char alttcp_congestion_name[TCP_CA_NAME_MAX] = "reno";
 
 static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 {
@@ -85,24 +83,41 @@ int alttcp_getsockopt_info(struct sock *sk, char __user *optval,
 	return 0;
 }
 
-int alttcp_getsockopt_congestion(char __user *optval, int __user *optlen,
-				 int len)
+/* The name, zero-padded to TCP_CA_NAME_MAX as Linux copies it. */
+int alttcp_getsockopt_congestion(struct sock *sk, char __user *optval,
+				 int __user *optlen, int len)
 {
+	char name[TCP_CA_NAME_MAX] = {};
+
+	strscpy(name, alttcp_cong_name(READ_ONCE(alttcp_sk(sk)->ca)),
+		sizeof(name));
 	len = min_t(unsigned int, len, TCP_CA_NAME_MAX);
-	if (put_user(len, optlen) ||
-	    copy_to_user(optval, alttcp_congestion_name, len))
+	if (put_user(len, optlen) || copy_to_user(optval, name, len))
 		return -EFAULT;
 	return 0;
 }
 
-/* Only "reno" is there; another name gets Linux's ENOENT. */
-int alttcp_setsockopt_congestion(sockptr_t optval, unsigned int optlen)
+/* Neither reno nor cubic has anything to tell: Linux answers 0 bytes. */
+int alttcp_getsockopt_cc_info(int __user *optlen)
+{
+	return put_user(0, optlen) ? -EFAULT : 0;
+}
+
+/* "cubic" or "reno"; another name gets Linux's ENOENT. */
+int alttcp_setsockopt_congestion(struct sock *sk, sockptr_t optval,
+				 unsigned int optlen)
 {
 	char name[TCP_CA_NAME_MAX];
 	size_t n = min_t(size_t, optlen, sizeof(name) - 1);
+	int err;
 
+	if (optlen < 1)
+		return -EINVAL;
 	if (copy_from_sockptr(name, optval, n))
 		return -EFAULT;
 	name[n] = 0;
-	return strcmp(name, alttcp_congestion_name) ? -ENOENT : 0;
+	lock_sock(sk);
+	err = alttcp_cong_set(sk, name);
+	release_sock(sk);
+	return err;
 }

@@ -722,6 +722,8 @@ static void alttcp_cwnd_restart(struct sock *sk)
 	u32 restart = min(ALTTCP_INIT_CWND * ask->mss, ask->cwnd);
 	u32 cwnd = ask->cwnd;
 
+	if (idle > 0)
+		alttcp_cong_tx_start(sk, idle);
 	if (!READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_slow_start_after_idle) ||
 	    idle <= (s32)ask->rto_ms)
 		return;

@@ -59,6 +59,8 @@ static int alttcp_init_sock(struct sock *sk)
 
 	alttcp_init_private(sk);
 	ask->mss = ALTTCP_MSS_DEFAULT;
+	/* Accepted connections keep their listener's (Linux too). */
+	ask->ca = alttcp_param(sock_net(sk), congestion_control);
 	ask->rcv_wscale = alttcp_pick_wscale(sock_net(sk));
 	sock_set_flag(sk, SOCK_RCU_FREE);
 	/* Sent segments are owned (output.c): their freeing must not wake
@@ -841,7 +843,7 @@ static int alttcp_setsockopt(struct sock *sk, int level, int optname,
 	if (level != SOL_TCP)
 		return ip_setsockopt(sk, level, optname, optval, optlen);
 	if (optname == TCP_CONGESTION)
-		return alttcp_setsockopt_congestion(optval, optlen);
+		return alttcp_setsockopt_congestion(sk, optval, optlen);
 	if (optlen < sizeof(int))
 		return -EINVAL;
 	if (copy_from_sockptr(&val, optval, sizeof(val)))
@@ -912,7 +914,9 @@ static int alttcp_getsockopt(struct sock *sk, int level, int optname,
 	if (optname == TCP_INFO)
 		return alttcp_getsockopt_info(sk, optval, optlen, len);
 	if (optname == TCP_CONGESTION)
-		return alttcp_getsockopt_congestion(optval, optlen, len);
+		return alttcp_getsockopt_congestion(sk, optval, optlen, len);
+	if (optname == TCP_CC_INFO)
+		return alttcp_getsockopt_cc_info(optlen);
 	len = min_t(unsigned int, len, sizeof(int));
 
 	switch (optname) {

@@ -81,6 +81,7 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_MTUPROBES] = "MtuProbes",
 	[ALTTCP_MIB_MTUPROBESUCCESSES] = "MtuProbeSuccesses",
 	[ALTTCP_MIB_MTUPROBEFAILURES] = "MtuProbeFailures",
+	[ALTTCP_MIB_HYSTARTEXIT] = "TCPHystartDelayDetect",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/sysctl.h>
+#include <net/tcp.h>
 #include <net/net_namespace.h>
 
 #include "alttcp.h"
@@ -33,6 +34,7 @@ static struct alttcp_params alttcp_defaults = {
 	.mtu_probe_floor = ALTTCP_MTU_PROBE_FLOOR,
 	.probe_threshold = ALTTCP_PROBE_THRESHOLD,
 	.probe_interval_ms = ALTTCP_PROBE_INTERVAL_MS,
+	.congestion_control = ALTTCP_CA_CUBIC,	/* Linux's default */
 };
 
 module_param_named(msl_ms, alttcp_defaults.msl_ms, uint, 0444);
@@ -96,6 +98,27 @@ static unsigned int alttcp_max_mss = 65535;
 	}
 #define ALTTCP_PARAM(name, max) ALTTCP_PARAM_RANGE(name, alttcp_one, max)
 
+/* The algorithm by name, as net.ipv4.tcp_congestion_control. */
+static int alttcp_proc_congestion(struct ctl_table *table, int write,
+				  void *buffer, size_t *lenp, loff_t *ppos)
+{
+	unsigned int *ca = table->data;
+	char name[TCP_CA_NAME_MAX];
+	struct ctl_table tbl = { .data = name, .maxlen = sizeof(name) };
+	int err;
+
+	strscpy(name, alttcp_cong_name(READ_ONCE(*ca)), sizeof(name));
+	err = proc_dostring(&tbl, write, buffer, lenp, ppos);
+	if (write && !err) {
+		err = alttcp_cong_find(name);
+		if (err < 0)
+			return err;
+		WRITE_ONCE(*ca, err);
+		err = 0;
+	}
+	return err;
+}
+
 static const struct ctl_table alttcp_sysctl_template[] = {
 	ALTTCP_PARAM(msl_ms, alttcp_max_ms),
 	ALTTCP_PARAM(rto_min_ms, alttcp_max_ms),
@@ -122,6 +145,13 @@ static const struct ctl_table alttcp_sysctl_template[] = {
 		.maxlen = sizeof(unsigned int),
 		.mode = 0444,
 		.proc_handler = proc_douintvec,
+	},
+	{
+		.procname = "congestion_control",
+		.data = &alttcp_defaults.congestion_control,
+		.maxlen = TCP_CA_NAME_MAX,
+		.mode = 0644,
+		.proc_handler = alttcp_proc_congestion,
 	},
 	{ }
 };

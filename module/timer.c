@@ -150,6 +150,7 @@ void alttcp_rtt_sample(struct sock *sk, u32 rtt_us)
 	}
 	alttcp_rto_restore(sk);
 	alttcp_update_pacing_rate(sk);
+	alttcp_cong_rtt_sample(sk, rtt_us);
 }
 
 /* RTO from SRTT and RTTVAR, without backoff; the initial 1 s before any
@@ -286,9 +287,11 @@ static void alttcp_retransmit_timer(struct sock *sk)
 	if (ask->retransmits >= ALTTCP_RETRIES1 &&
 	    !((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)))
 		alttcp_mtu_probing(sk);
-	/* RFC 5681 (4): after a timeout, one segment and half the flight. */
-	ask->ssthresh = max_t(u32, (ask->snd_nxt - ask->snd_una) / 2,
-			      2 * ask->mss);
+	/* RFC 5681 (4): after a timeout, one segment; ssthresh as after
+	 * any loss, once for a run of timeouts (Linux too).
+	 */
+	if (!ask->retransmits)
+		ask->ssthresh = alttcp_cong_ssthresh(sk);
 	ask->cwnd = ask->mss;
 	if (!ask->retransmits)
 		ask->retrans_stamp_ms = alttcp_first_tx_ms(sk);

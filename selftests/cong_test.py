@@ -1,0 +1,204 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Congestion control: choosing it, and how far cwnd falls on a loss.
+
+- The algorithm is "cubic" unless the namespace's default says
+  otherwise (net.alttcp.congestion_control; Linux TCP's is
+  net.ipv4.tcp_congestion_control); TCP_CONGESTION sets "reno" or
+  "cubic" and reads back the name, zero-padded to 16 bytes; another name
+  is ENOENT, an empty one EINVAL; an accepted connection keeps its
+  listener's choice; TCP_CC_INFO has nothing to say for either (length
+  0), as Linux.
+- One loss in slow start: the tested socket in a sends to Linux TCP in b
+  over a 10 ms link that drops one data segment in 300. At the first
+  fast recovery, ssthresh is what was cwnd times 0.7 with CUBIC (RFC
+  9438 4.6) and times 0.5 with Reno (RFC 5681 (4)).
+"""
+import errno
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import alttcp_test_lib as lib  # noqa: E402
+
+TCP_CONGESTION = getattr(socket, "TCP_CONGESTION", 13)
+TCP_CC_INFO = 26
+TCP_CA_RECOVERY = 3
+A, B = lib.A_ADDR, lib.B_ADDR
+net = lib.NetPair("cc")
+port = [9700]
+SYSCTL = ("/proc/sys/net/alttcp/congestion_control" if lib.IS_ALTTCP else
+          "/proc/sys/net/ipv4/tcp_congestion_control")
+
+
+def ca_name(sock):
+    raw = sock.getsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, 16)
+    lib.check_eq(len(raw), 16, "TCP_CONGESTION's length")
+    lib.check(raw.rstrip(b"\0").find(b"\0") < 0, "padding in %r" % raw)
+    return raw.rstrip(b"\0").decode()
+
+
+def set_default(ns, name):
+    ns.run("sh", "-c", "echo %s >%s" % (name, SYSCTL))
+
+
+def errno_of(fn):
+    try:
+        fn()
+    except OSError as e:
+        return errno.errorcode[e.errno]
+    return "ok"
+
+
+def case_names():
+    s = net.a.socket()
+    lib.on_exit(s.close)
+    lib.check_eq(ca_name(s), "cubic", "a new socket's algorithm")
+    s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"reno")
+    lib.check_eq(ca_name(s), "reno", "after setting reno")
+    s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"cubic")
+    lib.check_eq(ca_name(s), "cubic", "after setting cubic")
+    got = errno_of(lambda: s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION,
+                                        b"no-such-cc"))
+    lib.check_eq(got, "ENOENT", "an unknown name")
+    got = errno_of(lambda: s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION,
+                                        b""))
+    lib.check_eq(got, "EINVAL", "an empty name")
+    lib.check_eq(ca_name(s), "cubic", "after the refusals")
+    for name in (b"cubic", b"reno"):
+        s.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, name)
+        info = s.getsockopt(socket.IPPROTO_TCP, TCP_CC_INFO, 64)
+        lib.check_eq(info, b"", "TCP_CC_INFO with %s" % name.decode())
+
+
+def case_namespace_default():
+    try:
+        set_default(net.a, "reno")
+        s = net.a.socket()
+        lib.on_exit(s.close)
+        lib.check_eq(ca_name(s), "reno", "a socket under default reno")
+        refused = False
+        try:
+            net.a.run("sh", "-c", "echo no-such-cc >%s" % SYSCTL)
+        except RuntimeError:
+            refused = True
+        lib.check(refused, "an unknown default was taken")
+        got = net.a.run("cat", SYSCTL).strip()
+        lib.check_eq(got, "reno", "the default after a refused write")
+    finally:
+        set_default(net.a, "cubic")
+    s = net.a.socket()
+    lib.on_exit(s.close)
+    lib.check_eq(ca_name(s), "cubic", "a socket under default cubic")
+
+
+def case_accepted_keeps_listeners():
+    port[0] += 1
+    lsk = net.a.socket()
+    lib.on_exit(lsk.close)
+    lsk.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"reno")
+    lsk.bind((A, port[0]))
+    lsk.listen(1)
+    lsk.settimeout(lib.scaled(10))
+    c = net.b.socket(lib.LINUX)
+    lib.on_exit(c.close)
+    c.connect((A, port[0]))
+    s, _ = lsk.accept()
+    lib.on_exit(s.close)
+    lib.check_eq(ca_name(s), "reno", "the accepted connection's")
+
+
+def info(sock):
+    """(ca_state, snd_ssthresh, snd_cwnd) from TCP_INFO."""
+    raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return raw[1], struct.unpack_from("I", raw, 76)[0], \
+        struct.unpack_from("I", raw, 80)[0]
+
+
+def first_reduction(name):
+    """ssthresh over the cwnd just before the first fast recovery."""
+    port[0] += 1
+    lsk = net.b.socket(lib.LINUX)
+    lsk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    lsk.bind((B, port[0]))
+    lsk.listen(1)
+    lsk.settimeout(lib.scaled(20))
+    lib.on_exit(lsk.close)
+
+    def sink():
+        s, _ = lsk.accept()
+        s.settimeout(lib.scaled(60))
+        while s.recv(1 << 16):
+            pass
+        s.close()
+    t = threading.Thread(target=sink, daemon=True)
+    t.start()
+    c = net.a.socket()
+    lib.on_exit(c.close)
+    c.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, name.encode())
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    c.settimeout(lib.scaled(60))
+    c.connect((B, port[0]))
+    samples = []
+    done = threading.Event()
+
+    def send():
+        try:
+            c.sendall(b"c" * (16 << 20))
+            c.shutdown(socket.SHUT_WR)
+        finally:
+            done.set()
+    w = threading.Thread(target=send, daemon=True)
+    w.start()
+    deadline = time.monotonic() + lib.scaled(60)
+    while not done.is_set() and time.monotonic() < deadline:
+        samples.append(info(c))
+        if samples[-1][0] == TCP_CA_RECOVERY:
+            break
+        time.sleep(0.0005)
+    done.wait(lib.scaled(60))
+    t.join(lib.scaled(30))
+    for i in range(1, len(samples)):
+        if samples[i][0] == TCP_CA_RECOVERY:
+            before, after = samples[i - 1][2], samples[i][1]
+            print("# %s: cwnd %d, then ssthresh %d (%.2f)" %
+                  (name, before, after, after / before))
+            return after / before
+    raise AssertionError("%s: no fast recovery seen in %d samples" %
+                         (name, len(samples)))
+
+
+def lossy_link():
+    net.b.run("tc", "qdisc", "replace", "dev", "veth1", "root", "netem",
+              "delay", "10ms", "limit", "10000")
+    net.a.run("tc", "qdisc", "replace", "dev", "veth0", "root", "netem",
+              "delay", "10ms", "limit", "10000")
+    net.b.nft("input", "ip saddr %s ip length > 1000 "
+              "numgen inc mod 300 == 150 drop" % A)
+
+
+def case_cubic_backs_off_to_0_7():
+    lossy_link()
+    ratio = first_reduction("cubic")
+    lib.check(0.6 <= ratio <= 0.8, "CUBIC's reduction %.2f, want 0.7" %
+              ratio)
+
+
+def case_reno_halves():
+    lossy_link()
+    ratio = first_reduction("reno")
+    lib.check(0.4 <= ratio <= 0.6, "Reno's reduction %.2f, want 0.5" %
+              ratio)
+
+
+lib.run_cases([
+    ("names", case_names),
+    ("namespace_default", case_namespace_default),
+    ("accepted_keeps_listeners", case_accepted_keeps_listeners),
+    ("cubic_backs_off_to_0_7", case_cubic_backs_off_to_0_7),
+    ("reno_halves", case_reno_halves),
+], timeout=120)
