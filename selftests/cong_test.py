@@ -148,7 +148,7 @@ def first_reduction(name):
 
     def send():
         try:
-            c.sendall(b"c" * (16 << 20))
+            c.sendall(b"c" * (4 << 20))
             c.shutdown(socket.SHUT_WR)
         finally:
             done.set()
@@ -177,6 +177,7 @@ def lossy_link():
               "delay", "10ms", "limit", "10000")
     net.a.run("tc", "qdisc", "replace", "dev", "veth0", "root", "netem",
               "delay", "10ms", "limit", "10000")
+    net.b.nft_flush()
     net.b.nft("input", "ip saddr %s ip length > 1000 "
               "numgen inc mod 300 == 150 drop" % A)
 
@@ -195,10 +196,89 @@ def case_reno_halves():
               ratio)
 
 
+def case_cubic_curve():
+    """After one loss on a 100 ms path, cwnd follows RFC 9438's
+    W(t) = C (t - K)^3 + W_max (C = 0.4, K = cbrt(W_max (1 - 0.7) / C)),
+    or its Reno-friendly estimate 0.7 W_max + 0.53 t / RTT where that is
+    higher, from the end of the fast recovery until K: each sample
+    within 15 % (and 3 segments). Reno would grow one segment an RTT."""
+    port[0] += 1
+    net.b.run("tc", "qdisc", "replace", "dev", "veth1", "root", "netem",
+              "delay", "50ms", "limit", "100000")
+    net.a.run("tc", "qdisc", "replace", "dev", "veth0", "root", "netem",
+              "delay", "50ms", "limit", "100000")
+    net.b.nft_flush()
+    net.b.nft("input", "ip saddr %s ip length > 1000 "
+              "numgen inc mod 1000000 == 400 drop" % A)
+    lsk = net.b.socket(lib.LINUX)
+    lsk.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    lsk.bind((B, port[0]))
+    lsk.listen(1)
+    lsk.settimeout(lib.scaled(20))
+    lib.on_exit(lsk.close)
+
+    def sink():
+        s, _ = lsk.accept()
+        s.settimeout(lib.scaled(60))
+        try:
+            while s.recv(1 << 16):
+                pass
+        except OSError:
+            pass
+        s.close()
+    threading.Thread(target=sink, daemon=True).start()
+    c = net.a.socket()
+    c.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"cubic")
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+    c.settimeout(lib.scaled(60))
+    c.connect((B, port[0]))
+
+    def send():
+        try:
+            c.sendall(b"w" * (64 << 20))
+        except OSError:
+            pass
+    threading.Thread(target=send, daemon=True).start()
+    samples = []    # (time, ca_state, ssthresh, cwnd)
+    wmax = t0 = None
+    deadline = time.monotonic() + lib.scaled(60)
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        samples.append((now,) + info(c))
+        if wmax is None and samples[-1][1] == TCP_CA_RECOVERY:
+            wmax = samples[-2][3]
+        elif wmax is not None and t0 is None and samples[-1][1] == 0:
+            t0 = now
+            k = (wmax * 0.3 / 0.4) ** (1 / 3)
+            end = t0 + min(k, 6)
+        if t0 is not None and now > end:
+            break
+        time.sleep(0.005)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                 struct.pack("ii", 1, 0))
+    c.shutdown(socket.SHUT_RDWR)    # wakes the writer
+    c.close()
+    lib.check(t0, "no fast recovery ended (W_max %r)" % wmax)
+    bad = []
+    for now, state, _, cwnd in samples:
+        t = now - t0
+        if t < 0.3 or state != 0:
+            continue
+        want = max(0.4 * (t - k) ** 3 + wmax, 0.7 * wmax + 0.53 * t / 0.1)
+        if abs(cwnd - want) > max(0.15 * want, 3):
+            bad.append("t %.2f s: cwnd %d, want %.0f" % (t, cwnd, want))
+    print("# W_max %d, K %.2f s, %d samples, %d off the curve" %
+          (wmax, k, len(samples), len(bad)))
+    for line in bad[:10]:
+        print("# " + line)
+    lib.check(len(bad) <= len(samples) // 20, "%d samples off" % len(bad))
+
+
 lib.run_cases([
     ("names", case_names),
     ("namespace_default", case_namespace_default),
     ("accepted_keeps_listeners", case_accepted_keeps_listeners),
     ("cubic_backs_off_to_0_7", case_cubic_backs_off_to_0_7),
     ("reno_halves", case_reno_halves),
+    ("cubic_curve", case_cubic_curve),
 ], timeout=120)
