@@ -53,6 +53,16 @@ static bool alttcp_oow_limited(struct net *net, const struct sk_buff *skb,
 void alttcp_send_dupack(struct sock *sk, const struct sk_buff *skb,
 			enum alttcp_mib_field mib)
 {
+	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	/* Data we had already: say so (RFC 2883 4.1), as Linux's
+	 * tcp_send_dupack().
+	 */
+	if (cb->end_seq != cb->seq && seq_before(cb->seq, ask->rcv_nxt))
+		alttcp_dsack_set(sk, cb->seq,
+				 seq_after(cb->end_seq, ask->rcv_nxt) ?
+				 ask->rcv_nxt : cb->end_seq);
 	if (!alttcp_oow_limited(sock_net(sk), skb,
 				&alttcp_sk(sk)->last_oow_ack_ms, mib))
 		alttcp_send_ack(sk);

@@ -141,6 +141,12 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_MTUPROBESUCCESSES,
 	ALTTCP_MIB_MTUPROBEFAILURES,
 	ALTTCP_MIB_HYSTARTEXIT,
+	ALTTCP_MIB_SACKRECOVERY,
+	ALTTCP_MIB_SACKRENEGING,
+	ALTTCP_MIB_SACKDISCARD,
+	ALTTCP_MIB_DSACKRECV,
+	ALTTCP_MIB_DSACKOLDSENT,
+	ALTTCP_MIB_DSACKOFOSENT,
 	ALTTCP_MIB_MAX
 };
 
@@ -183,6 +189,15 @@ enum {
 	ALTTCP_HSPP_CSS,	/* Conservative Slow Start */
 	ALTTCP_HSPP_DONE,	/* not (any more): not the first slow start */
 };
+
+/* A SACK block: [start, end) */
+struct alttcp_sack_block {
+	u32 start;
+	u32 end;
+};
+
+/* Blocks a receiver remembers; 3 fit beside timestamps, 4 without. */
+#define ALTTCP_NUM_SACKS	4
 
 /* cong.c: CUBIC's state (RFC 9438) and HyStart++'s (RFC 9406). Bytes, ms. */
 struct alttcp_cubic {
@@ -240,12 +255,20 @@ struct alttcp_skb_cb {
 	u16 mss;		/* MSS option, 0 if none */
 	u8 flags;		/* TCPHDR_* */
 	u8 wscale;		/* window scale option, 0xff if none */
-	u8 retransmitted;	/* Karn: no RTT sample from this one */
-	u8 saw_tstamp;		/* a timestamps option came: tsval, tsecr */
+	u8 retransmitted:1,	/* Karn: no RTT sample from this one */
+	   saw_tstamp:1,	/* a timestamps option came: tsval, tsecr */
+	   sack_perm:1;		/* input: a SYN's SACK-permitted option */
+	u8 sack_off;		/* input: the SACK option's offset, 0: none */
 	u32 tsval;
 	u32 tsecr;
 	u16 seg_size;		/* output: payload per segment when last sent */
+	u8 sacked;		/* output: ALTTCP_SKB_* scoreboard marks */
 };
+
+/* The sender's scoreboard (sack.c), in alttcp_skb_cb.sacked. */
+#define ALTTCP_SKB_SACKED	0x01	/* the peer has it (RFC 2018) */
+#define ALTTCP_SKB_LOST		0x02	/* presumed lost: to send again */
+#define ALTTCP_SKB_RETRANS	0x04	/* sent again, lost mark kept */
 
 #define ALTTCP_SKB_CB(skb) ((struct alttcp_skb_cb *)&((skb)->cb[0]))
 
@@ -335,7 +358,8 @@ struct alttcp_sock {
 	   time_wait:1,		/* handed over to a TIME_WAIT entry */
 	   ts_ok:1,		/* timestamps negotiated (RFC 7323) */
 	   orphan_counted:1,	/* counted in alttcp_net.orphans */
-	   mtup_enabled:1;	/* MTU probing: the MSS is held to mtup_low */
+	   mtup_enabled:1,	/* MTU probing: the MSS is held to mtup_low */
+	   sack_ok:1;		/* SACK agreed (RFC 2018) */
 	u32 ts_recent;		/* the peer's TSval to echo */
 	u32 ts_off;		/* added to the clock in our TSvals */
 	u32 iss_ts;		/* our TSval when the connection began */
@@ -358,6 +382,21 @@ struct alttcp_sock {
 	bool in_recovery;
 	bool cwnd_limited;	/* cwnd held sending back this window */
 	struct alttcp_cubic cubic;
+
+	/* SACK (sack.c). Receiver: the blocks to report, most recent
+	 * first, and a D-SACK for the next ACK. Sender: the scoreboard's
+	 * totals in bytes of sequence space, and PRR (RFC 6937).
+	 */
+	struct alttcp_sack_block dsack_block;
+	struct alttcp_sack_block sacks[ALTTCP_NUM_SACKS];
+	u8 num_sacks;
+	u8 dsack;		/* dsack_block goes in the next ACK */
+	u32 sacked_out;
+	u32 lost_out;
+	u32 retrans_out;	/* sent again and not SACKed since */
+	u32 prr_delivered;
+	u32 prr_out;
+	u32 recover_fs;		/* in flight as recovery began */
 
 	/* RTT and retransmission (RFC 6298), microseconds */
 	u32 srtt_us;
@@ -469,6 +508,7 @@ struct alttcp_request {
 	u8 snd_wscale;		/* the SYN's window scale, 0xff if none */
 	u8 retransmits;		/* SYN-ACKs sent again */
 	u8 ts_ok:1,		/* timestamps agreed */
+	   sack_ok:1,		/* SACK agreed */
 	   resent:1,		/* SYN-ACK sent again for a repeated SYN */
 	   cookie:1;		/* decoded from a SYN cookie */
 };
@@ -631,12 +671,34 @@ void alttcp_push(struct sock *sk);
 bool alttcp_wnd_takes(const struct sock *sk, const struct sk_buff *skb);
 void alttcp_queue_fin(struct sock *sk);
 int alttcp_retransmit_head(struct sock *sk);
+int alttcp_retransmit_skb(struct sock *sk, struct sk_buff *skb);
 void alttcp_sync_mss(struct sock *sk);
 struct dst_entry *alttcp_sk_dst(struct sock *sk);
 u32 alttcp_mtu_to_mss(const struct sock *sk, u32 mtu);
 u32 alttcp_mss_to_mtu(const struct sock *sk, u32 mss);
 void alttcp_resend_resized(struct sock *sk);
 bool alttcp_offer_timestamps(const struct sock *sk);
+
+/* fsm.c */
+bool alttcp_is_cwnd_limited(const struct alttcp_sock *ask);
+
+/* sack.c */
+bool alttcp_offer_sack(const struct sock *sk);
+void alttcp_sack_init(struct sock *sk);
+void alttcp_sack_new_ofo(struct sock *sk, u32 seq, u32 end_seq);
+void alttcp_sack_rcv_nxt_moved(struct sock *sk);
+void alttcp_sack_reset(struct sock *sk);
+void alttcp_dsack_set(struct sock *sk, u32 seq, u32 end_seq);
+unsigned int alttcp_sack_option(struct alttcp_sock *ask, u8 *opts,
+				unsigned int room);
+u32 alttcp_in_flight(const struct alttcp_sock *ask);
+void alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb);
+void alttcp_sack_on_ack(struct sock *sk, u32 acked, u32 prior_sacked);
+void alttcp_sack_forget(struct sock *sk, struct sk_buff *skb);
+void alttcp_sack_trimmed(struct sock *sk, struct sk_buff *skb, u32 len);
+void alttcp_sack_clear(struct sock *sk);
+void alttcp_sack_enter_loss(struct sock *sk);
+bool alttcp_sack_xmit_lost(struct sock *sk, u32 cwnd);
 
 /* cong.c */
 const char *alttcp_cong_name(unsigned int ca);

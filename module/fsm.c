@@ -168,7 +168,9 @@ static bool alttcp_seq_acceptable(const struct alttcp_sock *ask,
 		seq_before(cb->seq + seg_len - 1, end));
 }
 
-/* The peer's SYN options: MSS and window scale (RFC 7323 2.2). */
+/* The peer's SYN options: MSS, window scale (RFC 7323 2.2), timestamps
+ * and SACK (RFC 2018 2), each when both sides offered it.
+ */
 void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
@@ -177,6 +179,8 @@ void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 	/* Timestamps when both SYNs carry them (RFC 7323 3.2). */
 	ask->ts_ok = cb->saw_tstamp && alttcp_offer_timestamps(sk);
 	ask->ts_recent = ask->ts_ok ? cb->tsval : 0;
+	ask->sack_ok = cb->sack_perm && alttcp_offer_sack(sk);
+	alttcp_sack_init(sk);
 	ask->wscale_ok = cb->wscale != 0xff;
 	if (ask->wscale_ok) {
 		ask->snd_wscale = min_t(u8, cb->wscale, ALTTCP_MAX_WSCALE);
@@ -191,12 +195,15 @@ void alttcp_apply_syn_options(struct sock *sk, const struct alttcp_skb_cb *cb)
 	alttcp_cong_init(sk);
 }
 
-/* An RTT sample from skb, if it was sent once only (Karn). */
+/* An RTT sample from skb, if it was sent once only (Karn) and not
+ * SACKed before: then it arrived long before this ACK.
+ */
 static bool alttcp_sample_acked(struct sock *sk, struct sk_buff *skb)
 {
 	struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 
-	if (cb->retransmitted || skb == alttcp_sk(sk)->send_head)
+	if (cb->retransmitted || (cb->sacked & ALTTCP_SKB_SACKED) ||
+	    skb == alttcp_sk(sk)->send_head)
 		return false;
 	alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) - cb->tx_us);
 	return true;
@@ -236,6 +243,7 @@ static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 *ts_floor)
 		if (skb == ask->send_head)
 			ask->send_head = skb_queue_is_last(&sk->sk_write_queue,
 							   skb) ? NULL : skb->next;
+		alttcp_sack_forget(sk, skb);
 		__skb_unlink(skb, &sk->sk_write_queue);
 		alttcp_wq_free(sk, skb);
 	}
@@ -257,7 +265,7 @@ static void alttcp_fast_retransmit(struct sock *sk)
 /* Whether cwnd held the sender back lately (Linux's tcp_is_cwnd_limited()):
  * in slow start, while it is under twice the most in flight this window.
  */
-static bool alttcp_is_cwnd_limited(const struct alttcp_sock *ask)
+bool alttcp_is_cwnd_limited(const struct alttcp_sock *ask)
 {
 	if (ask->cwnd < ask->ssthresh)
 		return ask->cwnd < 2 * ask->max_flight;
@@ -292,6 +300,8 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 wnd = (u32)cb->window << ask->snd_wscale;
+	u32 prior_sacked = ask->sacked_out, acked = 0;
+	bool resized = false;
 
 	if (seq_after(cb->ack_seq, ask->snd_max)) {
 		/* Acknowledges something not yet sent. */
@@ -312,12 +322,15 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	 */
 	ask->probes_out = 0;
 	WRITE_ONCE(sk->sk_err_soft, 0);
+	/* SACK blocks first: what they cover leaves the flight. */
+	if (ask->sack_ok && cb->sack_off)
+		alttcp_sack_rcv(sk, skb);
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
-		u32 acked = cb->ack_seq - ask->snd_una;
 		u32 ts_floor = ask->iss_ts;
 		u32 echo_ms = alttcp_tsval(ask) - cb->tsecr;
 		bool sampled;
 
+		acked = cb->ack_seq - ask->snd_una;
 		ask->snd_una = cb->ack_seq;
 		ask->bytes_acked += acked;
 		if (seq_after(ask->snd_una, ask->snd_nxt))
@@ -348,7 +361,8 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		ask->backoff = 0;
 		ask->probes_stamp_ms = 0;
 		ask->dupacks = 0;
-		alttcp_cwnd_on_ack(sk, acked);
+		if (!ask->sack_ok)
+			alttcp_cwnd_on_ack(sk, acked);
 		alttcp_rearm_rto(sk);
 		if (sk->sk_socket &&
 		    test_bit(SOCK_NOSPACE, &sk->sk_socket->flags))
@@ -360,15 +374,22 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		if (ask->dupacks < U8_MAX)
 			ask->dupacks++;
 		if (ask->dupacks == 3 && !ask->in_recovery &&
-		    alttcp_mtup_lost(sk))
+		    alttcp_mtup_lost(sk)) {
 			alttcp_resend_resized(sk);	/* no congestion */
-		else if (ask->dupacks == 3 && !ask->in_recovery &&
-			 seq_geq(ask->snd_una, ask->recover))
+			resized = true;
+		} else if (ask->sack_ok) {
+			/* alttcp_sack_on_ack() below */
+		} else if (ask->dupacks == 3 && !ask->in_recovery &&
+			   seq_geq(ask->snd_una, ask->recover)) {
 			alttcp_fast_retransmit(sk);
-		else if (ask->in_recovery)
+		} else if (ask->in_recovery) {
 			ask->cwnd = min(ask->cwnd + ask->mss,	/* one left */
 					ALTTCP_CWND_MAX);
+		}
 	}
+	/* With SACK, recovery follows the scoreboard (sack.c). */
+	if (ask->sack_ok && !resized)
+		alttcp_sack_on_ack(sk, acked, prior_sacked);
 	/* Window update (RFC 9293 3.10.7.4, fifth check). */
 	if (seq_before(ask->snd_wl1, cb->seq) ||
 	    (ask->snd_wl1 == cb->seq && seq_leq(ask->snd_wl2, cb->ack_seq))) {
@@ -424,6 +445,8 @@ static bool alttcp_queue_data(struct sock *sk, struct sk_buff *skb,
 	if (cb->seq != ask->rcv_nxt) {
 		u32 skip = ask->rcv_nxt - cb->seq;
 
+		alttcp_dsack_set(sk, cb->seq, ask->rcv_nxt);	/* RFC 2883 */
+
 		if (!pskb_pull(skb, min(skip, skb->len)))
 			return false;
 		cb->seq = ask->rcv_nxt;
@@ -447,6 +470,8 @@ static bool alttcp_queue_data(struct sock *sk, struct sk_buff *skb,
 	alttcp_rcvq_tail(sk, skb);
 	if (!alttcp_ofo_empty(sk) && !*fin_now)
 		*fin_now = alttcp_ofo_drain(sk);
+	if (ask->num_sacks)
+		alttcp_sack_rcv_nxt_moved(sk);
 	sk->sk_data_ready(sk);
 	return true;
 }

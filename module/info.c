@@ -2,8 +2,7 @@
 /*
  * alttcp: what TCP_INFO, TCP_CONGESTION and TCP_CC_INFO report, and
  * TCP_CONGESTION's setting. Programs such as iperf3 and ss read these;
- * the fields alttcp has no notion of (SACK, pacing, delivery rate) stay
- * zero. Called under lock_sock().
+ * the fields alttcp has no notion of (pacing, delivery rate) stay zero. Called under lock_sock().
  */
 #include <linux/string.h>
 #include <linux/tcp.h>
@@ -42,9 +41,16 @@ static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 	info->tcpi_ato = ALTTCP_DELACK_MIN_MS * USEC_PER_MSEC;
 	info->tcpi_snd_mss = ask->mss;
 	info->tcpi_rcv_mss = ask->rcv_mss;
-	if (ask->mss)
+	if (ask->sack_ok)
+		info->tcpi_options |= TCPI_OPT_SACK;
+	if (ask->mss) {
 		info->tcpi_unacked = DIV_ROUND_UP(ask->snd_nxt - ask->snd_una,
 						  ask->mss);
+		/* The scoreboard's, in segments (sack.c). */
+		info->tcpi_sacked = DIV_ROUND_UP(ask->sacked_out, ask->mss);
+		info->tcpi_lost = DIV_ROUND_UP(ask->lost_out, ask->mss);
+		info->tcpi_retrans = DIV_ROUND_UP(ask->retrans_out, ask->mss);
+	}
 	info->tcpi_last_data_recv = now - ask->rcv_tstamp_ms;
 	dst = __sk_dst_get(sk);
 	if (dst)

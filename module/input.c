@@ -41,7 +41,9 @@ enum alttcp_verdict {
 	ALTTCP_BAD_FLAGS = ALTTCP_MIB_DROPBADFLAGS,
 };
 
-/* Options we use: MSS and window scale (on a SYN), timestamps. */
+/* Options we use: MSS, window scale and SACK-permitted (on a SYN),
+ * timestamps, SACK.
+ */
 static enum alttcp_verdict alttcp_parse_options(const struct tcphdr *th,
 						struct alttcp_skb_cb *cb)
 {
@@ -51,6 +53,8 @@ static enum alttcp_verdict alttcp_parse_options(const struct tcphdr *th,
 	cb->mss = 0;
 	cb->wscale = 0xff;
 	cb->saw_tstamp = 0;
+	cb->sack_perm = 0;
+	cb->sack_off = 0;
 	cb->tsval = 0;
 	cb->tsecr = 0;
 	while (left > 0) {
@@ -85,6 +89,16 @@ static enum alttcp_verdict alttcp_parse_options(const struct tcphdr *th,
 			cb->saw_tstamp = 1;
 			cb->tsval = get_unaligned_be32(p + 2);
 			cb->tsecr = get_unaligned_be32(p + 6);
+		} else if (kind == TCPOPT_SACK_PERM) {
+			/* A wrong size is ignored, as Linux does. */
+			cb->sack_perm = th->syn && len == TCPOLEN_SACK_PERM;
+		} else if (kind == TCPOPT_SACK &&
+			   len >= TCPOLEN_SACK_BASE + TCPOLEN_SACK_PERBLOCK &&
+			   !((len - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_PERBLOCK)) {
+			/* Whole blocks only, else ignored; the ACK step
+			 * reads them.
+			 */
+			cb->sack_off = p - (const u8 *)th;
 		}
 		p += len;
 		left -= len;

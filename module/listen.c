@@ -172,13 +172,15 @@ static void alttcp_listen_send_cookie(struct sock *lsk, struct sk_buff *skb,
 	};
 	u16 mss;
 
+	/* Without timestamps the cookie has no room for these. */
 	req.snd_wscale = req.ts_ok ? cb->wscale : 0xff;
+	req.sack_ok = req.ts_ok && cb->sack_perm && alttcp_offer_sack(lsk);
 	req.iss = alttcp_cookie_make(cb, th->source, th->dest, &mss);
 	WRITE_ONCE(alttcp_sk(lsk)->cookie_jiffies, jiffies ?: 1);
 	ALTTCP_INC_STATS(sock_net(lsk), ALTTCP_MIB_SYNCOOKIESSENT);
 	alttcp_send_synack_req(lsk, &req,
 			       alttcp_cookie_tsval(alttcp_now_ms() + req.ts_off,
-						   cb->wscale, false));
+						   cb->wscale, req.sack_ok));
 }
 
 /*
@@ -253,6 +255,7 @@ bool alttcp_child_from_request(struct sock *lsk,
 	syn.mss = req->peer_mss;
 	syn.wscale = req->snd_wscale;
 	syn.saw_tstamp = req->ts_ok;
+	syn.sack_perm = req->sack_ok;
 	syn.tsval = req->ts_recent;
 	alttcp_apply_syn_options(child, &syn);
 	ask->irs = req->irs;
@@ -341,6 +344,7 @@ static bool alttcp_listen_cookie_ack(struct sock *lsk, struct sk_buff *skb)
 		req.ts_ok = 1;
 		req.ts_recent = cb->tsval;
 		alttcp_cookie_ts_options(cb->tsecr, &req.snd_wscale, &sack);
+		req.sack_ok = sack && alttcp_offer_sack(lsk);
 	}
 	alttcp_child_from_request(lsk, &req, skb);
 	return true;

@@ -71,6 +71,7 @@ void alttcp_ofo_insert(struct sock *sk, struct sk_buff *skb)
 	struct sk_buff *next;
 
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_OFOQUEUE);
+	alttcp_sack_new_ofo(sk, seq, end_seq);
 	/* The common case: the next segment after the last one. */
 	if (ask->ofo_last &&
 	    !seq_before(seq, ALTTCP_SKB_CB(ask->ofo_last)->end_seq)) {
@@ -91,7 +92,8 @@ void alttcp_ofo_insert(struct sock *sk, struct sk_buff *skb)
 		}
 		if (seq_before(seq, qcb->end_seq)) {
 			if (!seq_after(end_seq, qcb->end_seq)) {
-				/* Nothing new: q has it all. */
+				/* Nothing new: q has it all (RFC 2883 4.2). */
+				alttcp_dsack_set(sk, seq, end_seq);
 				alttcp_ofo_free(sk, skb, ALTTCP_MIB_DROPOFODUP);
 				return;
 			}
@@ -191,6 +193,8 @@ bool alttcp_ofo_prune(struct sock *sk)
 		goal -= skb->truesize;
 		alttcp_ofo_drop(sk, skb, ALTTCP_MIB_DROPOFOPRUNED);
 	}
+	/* What the blocks reported may be gone: start afresh. */
+	alttcp_sack_reset(sk);
 	sk_mem_reclaim(sk);
 	return true;
 }

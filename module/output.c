@@ -233,12 +233,14 @@ static unsigned int alttcp_ts_option(const struct alttcp_sock *ask, u8 *opts,
 }
 
 /*
- * MSS, timestamps and window scale options of a SYN or SYN-ACK, in
- * Linux's order; wscale < 0 leaves window scaling out, ts false the
- * timestamps.
+ * MSS, SACK-permitted, timestamps and window scale options of a SYN or
+ * SYN-ACK, in Linux's order (SACK-permitted takes the NOPs' place before
+ * the timestamps); wscale < 0 leaves window scaling out, ts false the
+ * timestamps, sack false SACK.
  */
-static unsigned int alttcp_put_syn_options(u8 *opts, u16 mss, bool ts,
-					   u32 tsval, u32 tsecr, int wscale)
+static unsigned int alttcp_put_syn_options(u8 *opts, u16 mss, bool sack,
+					   bool ts, u32 tsval, u32 tsecr,
+					   int wscale)
 {
 	unsigned int n = 0;
 
@@ -246,9 +248,19 @@ static unsigned int alttcp_put_syn_options(u8 *opts, u16 mss, bool ts,
 	opts[n++] = TCPOLEN_MSS;
 	opts[n++] = mss >> 8;
 	opts[n++] = mss & 0xff;
+	if (sack && !ts) {
+		opts[n++] = TCPOPT_NOP;
+		opts[n++] = TCPOPT_NOP;
+	}
+	if (sack) {
+		opts[n++] = TCPOPT_SACK_PERM;
+		opts[n++] = TCPOLEN_SACK_PERM;
+	}
 	if (ts) {
-		opts[n++] = TCPOPT_NOP;
-		opts[n++] = TCPOPT_NOP;
+		if (!sack) {
+			opts[n++] = TCPOPT_NOP;
+			opts[n++] = TCPOPT_NOP;
+		}
 		opts[n++] = TCPOPT_TIMESTAMP;
 		opts[n++] = TCPOLEN_TIMESTAMP;
 		put_unaligned_be32(tsval, opts + n);
@@ -265,11 +277,11 @@ static unsigned int alttcp_put_syn_options(u8 *opts, u16 mss, bool ts,
 }
 
 static unsigned int alttcp_syn_options(struct alttcp_sock *ask, u8 *opts,
-				       bool offer_ts, bool offer_wscale,
-				       bool ack)
+				       bool offer_sack, bool offer_ts,
+				       bool offer_wscale, bool ack)
 {
 	/* TSecr is 0 unless the ACK bit is set (RFC 7323 3.2). */
-	return alttcp_put_syn_options(opts, ask->adv_mss, offer_ts,
+	return alttcp_put_syn_options(opts, ask->adv_mss, offer_sack, offer_ts,
 				      alttcp_tsval(ask),
 				      ack ? ask->ts_recent : 0,
 				      offer_wscale ? ask->rcv_wscale : -1);
@@ -290,8 +302,9 @@ void alttcp_send_synack_req(struct sock *lsk,
 
 	if (!skb)
 		return;
-	optlen = alttcp_put_syn_options(opts, req->adv_mss, req->ts_ok, tsval,
-					req->ts_recent, wscale);
+	optlen = alttcp_put_syn_options(opts, req->adv_mss, req->sack_ok,
+					req->ts_ok, tsval, req->ts_recent,
+					wscale);
 	alttcp_emit(sock_net(lsk), NULL, lsk, skb, req->laddr, req->raddr,
 		    req->lport, req->rport, req->iss, req->irs + 1,
 		    TCPHDR_SYN | TCPHDR_ACK, req->rcv_wnd, opts, optlen,
@@ -321,8 +334,8 @@ void alttcp_send_req_ack(struct sock *lsk, const struct alttcp_request *req)
 		    TCPHDR_ACK, req->rcv_wnd, opts, optlen, inet_sk(lsk)->tos);
 }
 
-static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool ts,
-				  bool wscale)
+static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool sack,
+				  bool ts, bool wscale)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct inet_sock *inet = inet_sk(sk);
@@ -336,7 +349,8 @@ static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool ts,
 		ask->syn_tx_us = (u32)ktime_to_us(ktime_get());
 		ask->iss_ts = alttcp_tsval(ask);
 	}
-	optlen = alttcp_syn_options(ask, opts, ts, wscale, flags & TCPHDR_ACK);
+	optlen = alttcp_syn_options(ask, opts, sack, ts, wscale,
+				    flags & TCPHDR_ACK);
 	return alttcp_emit(sock_net(sk), sk, NULL, skb, inet->inet_saddr,
 			   inet->inet_daddr, inet->inet_sport,
 			   inet->inet_dport, ask->iss,
@@ -347,7 +361,7 @@ static int alttcp_send_syn_common(struct sock *sk, u8 flags, bool ts,
 
 int alttcp_send_syn(struct sock *sk)
 {
-	return alttcp_send_syn_common(sk, TCPHDR_SYN,
+	return alttcp_send_syn_common(sk, TCPHDR_SYN, alttcp_offer_sack(sk),
 				      alttcp_offer_timestamps(sk), true);
 }
 
@@ -357,7 +371,7 @@ int alttcp_send_synack(struct sock *sk)
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
 	return alttcp_send_syn_common(sk, TCPHDR_SYN | TCPHDR_ACK,
-				      ask->ts_ok, ask->wscale_ok);
+				      ask->sack_ok, ask->ts_ok, ask->wscale_ok);
 }
 
 static void alttcp_send_ctl(struct sock *sk, u32 seq, u8 flags, gfp_t gfp)
@@ -366,13 +380,19 @@ static void alttcp_send_ctl(struct sock *sk, u32 seq, u8 flags, gfp_t gfp)
 	struct inet_sock *inet = inet_sk(sk);
 	struct sk_buff *skb = alttcp_alloc_ctl(gfp);
 	unsigned int optlen = 0;
-	u8 opts[TCPOLEN_TSTAMP_ALIGNED];
+	u8 opts[MAX_TCP_OPTION_SPACE];
 
 	if (!skb)
 		return;
 	/* RFC 7323 3.2: in every segment but a RST. */
 	if (ask->ts_ok && !(flags & TCPHDR_RST))
 		optlen = alttcp_ts_option(ask, opts, true);
+	/* Data segments go without SACK blocks: their size leaves no room
+	 * (the MSS counts the timestamps only); each ACK carries them.
+	 */
+	if (ask->sack_ok && !(flags & TCPHDR_RST))
+		optlen += alttcp_sack_option(ask, opts + optlen,
+					     MAX_TCP_OPTION_SPACE - optlen);
 	alttcp_emit(sock_net(sk), sk, NULL, skb, inet->inet_saddr,
 		    inet->inet_daddr,
 		    inet->inet_sport, inet->inet_dport, seq, ask->rcv_nxt,
@@ -617,6 +637,7 @@ void alttcp_resend_resized(struct sock *sk)
 	}
 	if (!oversized)
 		return;
+	alttcp_sack_clear(sk);
 	ask->in_recovery = false;
 	ask->dupacks = 0;
 	ask->snd_nxt = ask->snd_una;
@@ -779,15 +800,19 @@ void __alttcp_push(struct sock *sk, int how)
 				   TCPF_SYN_RECV))
 		return;
 	/* Limited transmit (RFC 3042): a new segment for each of the first
-	 * two duplicate ACKs, so a small window still gets its third.
+	 * two duplicate ACKs, so a small window still gets its third. With
+	 * SACK what the duplicates reported is out of the flight already.
 	 */
-	if (!ask->in_recovery)
+	if (!ask->in_recovery && !ask->sack_ok)
 		cwnd += min_t(u32, ask->dupacks, 2) * ask->mss;
+	/* Lost segments go before new data (RFC 6675 NextSeg()). */
+	if (ask->sack_ok && alttcp_sack_xmit_lost(sk, cwnd))
+		sent = true;
 	if (alttcp_mtu_probe(sk))
 		return;
 	while ((skb = ask->send_head)) {
 		struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
-		u32 in_flight = ask->snd_nxt - ask->snd_una;
+		u32 in_flight = alttcp_in_flight(ask);
 		u32 first = min(skb->len, ask->mss), len;
 
 		if (!alttcp_wnd_takes(sk, skb)) {
@@ -843,7 +868,9 @@ void __alttcp_push(struct sock *sk, int how)
 			ask->lsnd_ms = alttcp_now_ms();
 		}
 		sent = true;
-		if (ask->snd_nxt - ask->snd_una >= cwnd)
+		if (ask->in_recovery)
+			ask->prr_out += cb->end_seq - cb->seq;
+		if (alttcp_in_flight(ask) >= cwnd)
 			cwnd_full = true;
 		ask->send_head = skb_queue_is_last(&sk->sk_write_queue, skb) ?
 				 NULL : skb->next;
@@ -907,6 +934,14 @@ int alttcp_retransmit_head(struct sock *sk)
 	skb = skb_peek(&sk->sk_write_queue);
 	if (!skb || skb == ask->send_head)
 		return 0;
+	return alttcp_retransmit_skb(sk, skb);
+}
+
+/* Resends one segment's worth from the front of skb, a sent one. */
+int alttcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
 	if (alttcp_fit_retransmit(sk, skb))
 		return -ENOBUFS;
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);

@@ -163,6 +163,7 @@ void alttcp_request_create(struct sock *lsk, struct sk_buff *skb,
 	/* Timestamps when both SYNs carry them (RFC 7323 3.2). */
 	req->ts_ok = cb->saw_tstamp && alttcp_offer_timestamps(lsk);
 	req->ts_recent = req->ts_ok ? cb->tsval : 0;
+	req->sack_ok = cb->sack_perm && alttcp_offer_sack(lsk);
 	req->peer_mss = cb->mss;
 	req->adv_mss = adv_mss;
 	req->snd_wscale = cb->wscale;

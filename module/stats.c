@@ -82,6 +82,12 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_MTUPROBESUCCESSES] = "MtuProbeSuccesses",
 	[ALTTCP_MIB_MTUPROBEFAILURES] = "MtuProbeFailures",
 	[ALTTCP_MIB_HYSTARTEXIT] = "TCPHystartDelayDetect",
+	[ALTTCP_MIB_SACKRECOVERY] = "TCPSackRecovery",
+	[ALTTCP_MIB_SACKRENEGING] = "TCPSACKReneging",
+	[ALTTCP_MIB_SACKDISCARD] = "TCPSACKDiscard",
+	[ALTTCP_MIB_DSACKRECV] = "TCPDSACKRecv",
+	[ALTTCP_MIB_DSACKOLDSENT] = "TCPDSACKOldSent",
+	[ALTTCP_MIB_DSACKOFOSENT] = "TCPDSACKOfoSent",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -305,7 +305,8 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		alttcp_retransmit_head(sk);
 	} else {
 		/* Everything in flight is presumed lost: go back to snd_una
-		 * and resend in slow start (RFC 5681 3.1, RFC 6298 5.4).
+		 * and resend in slow start (RFC 5681 3.1, RFC 6298 5.4),
+		 * with SACK only what the peer did not report.
 		 */
 		ask->in_recovery = false;
 		ask->dupacks = 0;
@@ -313,8 +314,12 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		 * (RFC 6582 4.2): fast retransmit waits for an ACK past it.
 		 */
 		ask->recover = ask->snd_max;
-		ask->snd_nxt = ask->snd_una;
-		ask->send_head = skb_peek(&sk->sk_write_queue);
+		if (ask->sack_ok) {
+			alttcp_sack_enter_loss(sk);
+		} else {
+			ask->snd_nxt = ask->snd_una;
+			ask->send_head = skb_peek(&sk->sk_write_queue);
+		}
 		alttcp_push(sk);
 		/* push armed the timer: retransmit, or persist for a closed
 		 * window, or retransmit again after a failed send.

@@ -237,6 +237,7 @@ int alttcp_wq_trim_head(struct sock *sk, struct sk_buff *skb, u32 len)
 
 	if (alttcp_unclone(skb))
 		return -ENOMEM;
+	alttcp_sack_trimmed(sk, skb, len);
 	head = min(len, skb_headlen(skb));
 	__skb_pull(skb, head);
 	if (len > head) {
