@@ -13,6 +13,8 @@
   over a 10 ms link that drops one data segment in 300. At the first
   fast recovery, ssthresh is what was cwnd times 0.7 with CUBIC (RFC
   9438 4.6) and times 0.5 with Reno (RFC 5681 (4)).
+- One loss on a 100 ms path: from the end of that recovery cwnd follows
+  RFC 9438's cubic curve (4.2) and its Reno-friendly bound (4.3).
 """
 import errno
 import os
@@ -212,7 +214,9 @@ def case_cubic_curve():
     W(t) = C (t - K)^3 + W_max (C = 0.4, K = cbrt(W_max (1 - 0.7) / C)),
     or its Reno-friendly estimate 0.7 W_max + 0.53 t / RTT where that is
     higher, from the end of the fast recovery until K: each sample
-    within 15 % (and 3 segments). Reno would grow one segment an RTT.
+    within 8 % (and 3 segments). Growing one segment an RTT (Reno's
+    pace) from the same start would be 10 % under the curve at 0.8 s and
+    12 % at 1.3 s.
     The buffers autotune from large tcp_wmem / tcp_rmem (SO_SNDBUF and
     SO_RCVBUF stop at wmem_max / rmem_max), so that cwnd, not a window
     or a buffer, limits the sender."""
@@ -270,7 +274,7 @@ def case_cubic_curve():
             continue
         checked += 1
         want = max(0.4 * (t - k) ** 3 + wmax, 0.7 * wmax + 0.53 * t / 0.1)
-        if abs(cwnd - want) > max(0.15 * want, 3):
+        if abs(cwnd - want) > max(0.08 * want, 3):
             bad.append("t %.2f s: cwnd %d, want %.0f" % (t, cwnd, want))
         if t >= shown + 0.5:
             shown = t
