@@ -49,6 +49,8 @@ static void alttcp_child_init(struct sock *child, struct sock *lsk,
 	ask->keepintvl_s = alttcp_sk(lsk)->keepintvl_s;
 	ask->keepcnt = alttcp_sk(lsk)->keepcnt;
 	ask->user_timeout_ms = alttcp_sk(lsk)->user_timeout_ms;
+	/* The listener's algorithm, as Linux's children inherit theirs. */
+	ask->ca = alttcp_sk(lsk)->ca;
 }
 
 /* A child that never became visible: freed as the plain clone it is. */

@@ -99,19 +99,25 @@ def case_namespace_default():
 
 
 def case_accepted_keeps_listeners():
-    port[0] += 1
-    lsk = net.a.socket()
-    lib.on_exit(lsk.close)
-    lsk.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, b"reno")
-    lsk.bind((A, port[0]))
-    lsk.listen(1)
-    lsk.settimeout(lib.scaled(10))
-    c = net.b.socket(lib.LINUX)
-    lib.on_exit(c.close)
-    c.connect((A, port[0]))
-    s, _ = lsk.accept()
-    lib.on_exit(s.close)
-    lib.check_eq(ca_name(s), "reno", "the accepted connection's")
+    """An accepted connection runs its listener's algorithm, whichever
+    it is: the namespace default (cubic) or one set on the listener."""
+    for name in (None, b"reno", b"cubic"):
+        port[0] += 1
+        lsk = net.a.socket()
+        lib.on_exit(lsk.close)
+        if name:
+            lsk.setsockopt(socket.IPPROTO_TCP, TCP_CONGESTION, name)
+        lsk.bind((A, port[0]))
+        lsk.listen(1)
+        lsk.settimeout(lib.scaled(10))
+        c = net.b.socket(lib.LINUX)
+        lib.on_exit(c.close)
+        c.connect((A, port[0]))
+        s, _ = lsk.accept()
+        lib.on_exit(s.close)
+        want = (name or b"cubic").decode()
+        lib.check_eq(ca_name(s), want, "accepted from a %s listener" %
+                     (name.decode() if name else "default"))
 
 
 def info(sock):
