@@ -155,6 +155,11 @@ bool alttcp_ofo_drain(struct sock *sk)
 			continue;
 		}
 		if (cb->seq != ask->rcv_nxt) {
+			/* Uncharged first: pulling may give skb a bigger
+			 * head, which only an unowned skb's truesize counts
+			 * (and skb_try_coalesce() relies on).
+			 */
+			skb_orphan(skb);
 			pskb_pull(skb, min(ask->rcv_nxt - cb->seq, skb->len));
 			cb->seq = ask->rcv_nxt;
 		}
