@@ -147,6 +147,13 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_DSACKRECV,
 	ALTTCP_MIB_DSACKOLDSENT,
 	ALTTCP_MIB_DSACKOFOSENT,
+	ALTTCP_MIB_FULLUNDO,
+	ALTTCP_MIB_PARTIALUNDO,
+	ALTTCP_MIB_DSACKUNDO,
+	ALTTCP_MIB_LOSSUNDO,
+	ALTTCP_MIB_SPURIOUSRTOS,
+	ALTTCP_MIB_SACKREORDER,
+	ALTTCP_MIB_TSREORDER,
 	ALTTCP_MIB_MAX
 };
 
@@ -397,6 +404,17 @@ struct alttcp_sock {
 	u32 prr_delivered;
 	u32 prr_out;
 	u32 recover_fs;		/* in flight as recovery began */
+	u32 high_sacked;	/* highest SACKed end, or snd_una */
+
+	/* undo of needless reductions, reordering (undo.c) */
+	u32 undo_marker;	/* snd_una when the reduction began */
+	u32 undo_tsval;		/* our TSval then: echoes below are originals' */
+	u32 prior_cwnd;		/* cwnd and ssthresh before it */
+	u32 prior_ssthresh;
+	s32 undo_retrans;	/* retransmissions not D-SACKed, -1: none */
+	u16 reordering;		/* segments that may arrive late */
+	u8 undo_ok:1,		/* undo_* describe the last reduction */
+	   in_loss:1;		/* after a timeout, until recover is reached */
 
 	/* RTT and retransmission (RFC 6298), microseconds */
 	u32 srtt_us;
@@ -698,6 +716,16 @@ void alttcp_sack_forget(struct sock *sk, struct sk_buff *skb);
 void alttcp_sack_trimmed(struct sock *sk, struct sk_buff *skb, u32 len);
 void alttcp_sack_clear(struct sock *sk);
 void alttcp_sack_enter_loss(struct sock *sk);
+void alttcp_sack_unmark_lost(struct sock *sk);
+
+/* undo.c */
+void alttcp_undo_init(struct sock *sk);
+void alttcp_undo_begin(struct sock *sk);
+void alttcp_undo_retransmitted(struct sock *sk);
+void alttcp_undo_dsack(struct sock *sk, u32 start, u32 end);
+void alttcp_reorder_seen(struct sock *sk, u32 low_seq, bool ts);
+bool alttcp_undo_on_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
+			u32 acked, u32 prior_una);
 bool alttcp_sack_xmit_lost(struct sock *sk, u32 cwnd);
 
 /* cong.c */

@@ -212,9 +212,11 @@ static bool alttcp_sample_acked(struct sock *sk, struct sk_buff *skb)
 /* Frees what the peer acknowledged, sent or (after go-back-N) not, and
  * trims the acknowledged front off an skb acknowledged in part.
  * Returns whether an unambiguous segment gave an RTT sample; *ts_floor
- * is the latest TSval a retransmitted one among them went out with.
+ * is the latest TSval a retransmitted one among them went out with,
+ * *reord the lowest sequence number of those sent once and not SACKed.
  */
-static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 *ts_floor)
+static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 *ts_floor,
+			       u32 *reord)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *skb;
@@ -225,6 +227,9 @@ static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 *ts_floor)
 
 		if (cb->retransmitted && seq_after(cb->tx_ts, *ts_floor))
 			*ts_floor = cb->tx_ts;
+		if (!cb->retransmitted && !(cb->sacked & ALTTCP_SKB_SACKED) &&
+		    skb != ask->send_head && seq_before(cb->seq, *reord))
+			*reord = cb->seq;
 		if (seq_after(cb->end_seq, ack)) {
 			/* A probe is one segment, acknowledged whole. */
 			if (!seq_after(ack, cb->seq) ||
@@ -255,6 +260,7 @@ static void alttcp_fast_retransmit(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
+	alttcp_undo_begin(sk);
 	ask->ssthresh = alttcp_cong_ssthresh(sk);
 	ask->cwnd = ask->ssthresh + 3 * ask->mss;
 	ask->recover = ask->snd_max;
@@ -326,8 +332,9 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	if (ask->sack_ok && cb->sack_off)
 		alttcp_sack_rcv(sk, skb);
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
-		u32 ts_floor = ask->iss_ts;
+		u32 ts_floor = ask->iss_ts, reord = ask->snd_max;
 		u32 echo_ms = alttcp_tsval(ask) - cb->tsecr;
+		u32 prior_una = ask->snd_una;
 		bool sampled;
 
 		acked = cb->ack_seq - ask->snd_una;
@@ -335,7 +342,12 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		ask->bytes_acked += acked;
 		if (seq_after(ask->snd_una, ask->snd_nxt))
 			ask->snd_nxt = ask->snd_una;
-		sampled = alttcp_clean_acked(sk, cb->ack_seq, &ts_floor);
+		sampled = alttcp_clean_acked(sk, cb->ack_seq, &ts_floor,
+					     &reord);
+		/* Sent once, below SACKed data, now acknowledged: late. */
+		if (ask->sack_ok && seq_after(ask->high_sacked, prior_una) &&
+		    seq_before(reord, ask->high_sacked))
+			alttcp_reorder_seen(sk, reord, false);
 		alttcp_mtup_acked(sk);
 		/* Only retransmitted data acknowledged: the echoed timestamp
 		 * tells the round trip (RFC 7323 4.1), at 1 ms, if it echoes
@@ -361,6 +373,10 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		ask->backoff = 0;
 		ask->probes_stamp_ms = 0;
 		ask->dupacks = 0;
+		/* A reduction the echo shows needless goes (undo.c). */
+		alttcp_undo_on_ack(sk, cb, acked, prior_una);
+		if (ask->in_loss && seq_geq(ask->snd_una, ask->recover))
+			ask->in_loss = 0;
 		if (!ask->sack_ok)
 			alttcp_cwnd_on_ack(sk, acked);
 		alttcp_rearm_rto(sk);
@@ -379,7 +395,9 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 			resized = true;
 		} else if (ask->sack_ok) {
 			/* alttcp_sack_on_ack() below */
-		} else if (ask->dupacks == 3 && !ask->in_recovery &&
+		} else if (ask->dupacks == min_t(u16, ask->reordering,
+						 U8_MAX) &&
+			   !ask->in_recovery &&
 			   seq_geq(ask->snd_una, ask->recover)) {
 			alttcp_fast_retransmit(sk);
 		} else if (ask->in_recovery) {

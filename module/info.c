@@ -26,7 +26,8 @@ static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 		return;
 	}
 	info->tcpi_ca_state = ask->in_recovery ? TCP_CA_Recovery :
-			      ask->retransmits ? TCP_CA_Loss : TCP_CA_Open;
+			      ask->retransmits || ask->in_loss ? TCP_CA_Loss :
+			      TCP_CA_Open;
 	info->tcpi_retransmits = ask->retransmits;
 	info->tcpi_probes = ask->ka_probes;
 	info->tcpi_backoff = ask->backoff;
@@ -63,7 +64,7 @@ static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 				  ask->mss ? ask->ssthresh / ask->mss : 0;
 	info->tcpi_snd_cwnd = ask->mss ? ask->cwnd / ask->mss : 0;
 	info->tcpi_advmss = ask->adv_mss;
-	info->tcpi_reordering = 3;
+	info->tcpi_reordering = ask->reordering;
 	info->tcpi_rcv_space = ask->rcv_wnd;
 	info->tcpi_snd_wnd = ask->snd_wnd;
 	info->tcpi_bytes_acked = ask->bytes_acked;

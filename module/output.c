@@ -654,6 +654,7 @@ void alttcp_init_send_marks(struct sock *sk)
 	ask->pushed_seq = ask->write_seq;
 	ask->recover = ask->write_seq;	/* past the SYN, RFC 6582 3.2 */
 	ask->cwnd_usage_seq = ask->write_seq;
+	ask->high_sacked = ask->write_seq;
 	ask->max_flight = 0;
 	ask->cwnd_limited = false;
 	ask->lsnd_ms = alttcp_now_ms();
@@ -948,5 +949,6 @@ int alttcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
 	trace_alttcp_retransmit(sk, ALTTCP_SKB_CB(skb)->seq, skb->len, 1,
 				ask->retransmits);
 	ALTTCP_SKB_CB(skb)->retransmitted = 1;
+	alttcp_undo_retransmitted(sk);
 	return alttcp_xmit_queued(sk, skb);
 }

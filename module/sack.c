@@ -9,8 +9,9 @@
  *
  * Sender (RFC 6675): each sent skb carries marks (alttcp_skb_cb.sacked):
  * SACKED when a block covers it (it is cut at the block's edges, on
- * segment boundaries), LOST when more than two segments' worth above it
- * are SACKed (IsLost), RETRANS once resent. What is in flight ("pipe")
+ * segment boundaries), LOST when more than reordering - 1 segments' worth
+ * above it are SACKed (IsLost; DupThresh is the reordering degree, 3 until
+ * undo.c sees more), RETRANS once resent. What is in flight ("pipe")
  * leaves out the SACKed and the lost not yet resent. In recovery cwnd
  * follows Proportional Rate Reduction (RFC 6937), and lost segments go
  * before new data. After a timeout all that is not SACKed is lost and
@@ -23,8 +24,6 @@
 #include <net/tcp.h>
 
 #include "alttcp.h"
-
-#define ALTTCP_DUPTHRESH	3
 
 /* As Linux's net.ipv4.tcp_sack says. */
 bool alttcp_offer_sack(const struct sock *sk)
@@ -45,6 +44,7 @@ void alttcp_sack_init(struct sock *sk)
 	ask->prr_delivered = 0;
 	ask->prr_out = 0;
 	ask->recover_fs = 0;
+	alttcp_undo_init(sk);
 }
 
 /* Grows b by [seq, end_seq) if they overlap or touch. */
@@ -255,6 +255,7 @@ void alttcp_sack_clear(struct sock *sk)
 	ask->sacked_out = 0;
 	ask->lost_out = 0;
 	ask->retrans_out = 0;
+	ask->high_sacked = ask->snd_una;
 }
 
 /*
@@ -291,9 +292,10 @@ static bool alttcp_is_dsack(const u8 *blocks, int n, u32 ack)
 /*
  * Marks what [start, end) covers SACKED. An skb it covers in part is cut
  * where it begins or ends, at a segment boundary of its last sending;
- * the rest of the block's edge segment stays unmarked.
+ * the rest of the block's edge segment stays unmarked. *low: the lowest
+ * newly SACKed segment that was sent once only.
  */
-static void alttcp_sack_tag(struct sock *sk, u32 start, u32 end)
+static void alttcp_sack_tag(struct sock *sk, u32 start, u32 end, u32 *low)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *skb;
@@ -319,6 +321,10 @@ static void alttcp_sack_tag(struct sock *sk, u32 start, u32 end)
 			if (!cut || alttcp_wq_split(sk, skb, cut))
 				break;
 		}
+		if (!cb->retransmitted && seq_before(cb->seq, *low))
+			*low = cb->seq;
+		if (seq_after(cb->end_seq, ask->high_sacked))
+			ask->high_sacked = cb->end_seq;
 		alttcp_sack_set_marks(ask, skb, ALTTCP_SKB_SACKED);
 	}
 }
@@ -336,8 +342,12 @@ void alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 	int n = (opt[1] - TCPOLEN_SACK_BASE) / TCPOLEN_SACK_PERBLOCK, i;
 	const u8 *blocks = opt + 2;
 
+	u32 prior_high = ask->high_sacked, low = ask->snd_max;
+
 	if (n > 0 && alttcp_is_dsack(blocks, n, cb->ack_seq)) {
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DSACKRECV);
+		alttcp_undo_dsack(sk, get_unaligned_be32(blocks),
+				  get_unaligned_be32(blocks + 4));
 		blocks += TCPOLEN_SACK_PERBLOCK;
 		n--;
 	}
@@ -353,8 +363,11 @@ void alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 		    !seq_after(end, ask->snd_una))
 			continue;	/* acknowledged anyway */
 		alttcp_sack_tag(sk, seq_before(start, ask->snd_una) ?
-				ask->snd_una : start, end);
+				ask->snd_una : start, end, &low);
 	}
+	/* Data never resent SACKed below what was: reordering. */
+	if (seq_before(low, prior_high))
+		alttcp_reorder_seen(sk, low, false);
 }
 
 /*
@@ -365,7 +378,7 @@ void alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 static void alttcp_sack_mark_lost(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	u32 thresh = (ALTTCP_DUPTHRESH - 1) * ask->mss;
+	u32 thresh = (ask->reordering - 1) * ask->mss;
 	u32 above = ask->sacked_out;
 	struct sk_buff *skb;
 
@@ -403,6 +416,7 @@ static void alttcp_sack_enter_recovery(struct sock *sk)
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
 	alttcp_sack_mark_head_lost(sk);
+	alttcp_undo_begin(sk);
 	ask->ssthresh = alttcp_cong_ssthresh(sk);
 	ask->recover = ask->snd_max;
 	ask->in_recovery = true;
@@ -469,7 +483,7 @@ void alttcp_sack_on_ack(struct sock *sk, u32 acked, u32 prior_sacked)
 	if (ask->in_recovery && acked && ask->sacked_out)
 		alttcp_sack_mark_head_lost(sk);
 	if (!ask->in_recovery && seq_geq(ask->snd_una, ask->recover) &&
-	    (ask->lost_out || ask->dupacks >= ALTTCP_DUPTHRESH))
+	    (ask->lost_out || ask->dupacks >= ask->reordering))
 		alttcp_sack_enter_recovery(sk);
 	if (ask->in_recovery)
 		alttcp_prr(sk, max_t(s64, delivered, 0));
@@ -490,8 +504,10 @@ void alttcp_sack_enter_loss(struct sock *sk)
 	bool reneged = skb && skb != ask->send_head &&
 		       (ALTTCP_SKB_CB(skb)->sacked & ALTTCP_SKB_SACKED);
 
-	if (reneged)
+	if (reneged) {
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_SACKRENEGING);
+		ask->high_sacked = ask->snd_una;
+	}
 	skb_queue_walk(&sk->sk_write_queue, skb) {
 		u8 marks = ALTTCP_SKB_CB(skb)->sacked;
 
@@ -504,6 +520,23 @@ void alttcp_sack_enter_loss(struct sock *sk)
 	ask->in_recovery = false;
 	ask->dupacks = 0;
 	ask->recover = ask->snd_max;
+}
+
+/* An undo (undo.c): nothing is lost after all, nor being resent. */
+void alttcp_sack_unmark_lost(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_write_queue, skb) {
+		u8 marks = ALTTCP_SKB_CB(skb)->sacked;
+
+		if (skb == ask->send_head)
+			break;
+		if (marks & (ALTTCP_SKB_LOST | ALTTCP_SKB_RETRANS))
+			alttcp_sack_set_marks(ask, skb,
+					      marks & ALTTCP_SKB_SACKED);
+	}
 }
 
 /*

@@ -88,6 +88,13 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_DSACKRECV] = "TCPDSACKRecv",
 	[ALTTCP_MIB_DSACKOLDSENT] = "TCPDSACKOldSent",
 	[ALTTCP_MIB_DSACKOFOSENT] = "TCPDSACKOfoSent",
+	[ALTTCP_MIB_FULLUNDO] = "TCPFullUndo",
+	[ALTTCP_MIB_PARTIALUNDO] = "TCPPartialUndo",
+	[ALTTCP_MIB_DSACKUNDO] = "TCPDSACKUndo",
+	[ALTTCP_MIB_LOSSUNDO] = "TCPLossUndo",
+	[ALTTCP_MIB_SPURIOUSRTOS] = "TCPSpuriousRTOs",
+	[ALTTCP_MIB_SACKREORDER] = "TCPSACKReorder",
+	[ALTTCP_MIB_TSREORDER] = "TCPTSReorder",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -290,8 +290,10 @@ static void alttcp_retransmit_timer(struct sock *sk)
 	/* RFC 5681 (4): after a timeout, one segment; ssthresh as after
 	 * any loss, once for a run of timeouts (Linux too).
 	 */
-	if (!ask->retransmits)
+	if (!ask->retransmits) {
+		alttcp_undo_begin(sk);
 		ask->ssthresh = alttcp_cong_ssthresh(sk);
+	}
 	ask->cwnd = ask->mss;
 	if (!ask->retransmits)
 		ask->retrans_stamp_ms = alttcp_first_tx_ms(sk);
@@ -309,6 +311,7 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		 * with SACK only what the peer did not report.
 		 */
 		ask->in_recovery = false;
+		ask->in_loss = 1;
 		ask->dupacks = 0;
 		/* Duplicate ACKs for what went before are no new loss
 		 * (RFC 6582 4.2): fast retransmit waits for an ACK past it.
