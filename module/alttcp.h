@@ -154,6 +154,8 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_SPURIOUSRTOS,
 	ALTTCP_MIB_SACKREORDER,
 	ALTTCP_MIB_TSREORDER,
+	ALTTCP_MIB_LOSSPROBES,
+	ALTTCP_MIB_LOSSPROBERECOVERY,
 	ALTTCP_MIB_MAX
 };
 
@@ -306,6 +308,7 @@ enum alttcp_timer_kind {
 	ALTTCP_TIMER_KEEPALIVE,
 	ALTTCP_TIMER_FIN_WAIT2,
 	ALTTCP_TIMER_SYNACK,	/* a listener's request entries (request.c) */
+	ALTTCP_TIMER_LOSS_PROBE, /* tail loss probe (tlp.c), before RETRANS */
 	ALTTCP_TIMER_MAX
 };
 
@@ -414,7 +417,10 @@ struct alttcp_sock {
 	s32 undo_retrans;	/* retransmissions not D-SACKed, -1: none */
 	u16 reordering;		/* segments that may arrive late */
 	u8 undo_ok:1,		/* undo_* describe the last reduction */
-	   in_loss:1;		/* after a timeout, until recover is reached */
+	   in_loss:1,		/* after a timeout, until recover is reached */
+	   tlp_out:1,		/* a tail loss probe is out (tlp.c) */
+	   tlp_retrans:1;	/* and it was a segment sent again */
+	u32 tlp_high_seq;	/* snd_nxt after the probe */
 
 	/* RTT and retransmission (RFC 6298), microseconds */
 	u32 srtt_us;
@@ -710,7 +716,7 @@ void alttcp_dsack_set(struct sock *sk, u32 seq, u32 end_seq);
 unsigned int alttcp_sack_option(struct alttcp_sock *ask, u8 *opts,
 				unsigned int room);
 u32 alttcp_in_flight(const struct alttcp_sock *ask);
-void alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb);
+bool alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb);
 void alttcp_sack_on_ack(struct sock *sk, u32 acked, u32 prior_sacked);
 void alttcp_sack_forget(struct sock *sk, struct sk_buff *skb);
 void alttcp_sack_trimmed(struct sock *sk, struct sk_buff *skb, u32 len);
@@ -726,6 +732,11 @@ void alttcp_undo_dsack(struct sock *sk, u32 start, u32 end);
 void alttcp_reorder_seen(struct sock *sk, u32 low_seq, bool ts);
 bool alttcp_undo_on_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 			u32 acked, u32 prior_una);
+
+/* tlp.c */
+void alttcp_tlp_schedule(struct sock *sk);
+void alttcp_tlp_timer(struct sock *sk);
+void alttcp_tlp_ack(struct sock *sk, u32 ack, bool advanced, bool dsack);
 bool alttcp_sack_xmit_lost(struct sock *sk, u32 cwnd);
 
 /* cong.c */

@@ -307,7 +307,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 wnd = (u32)cb->window << ask->snd_wscale;
 	u32 prior_sacked = ask->sacked_out, acked = 0;
-	bool resized = false;
+	bool resized = false, dsack = false;
 
 	if (seq_after(cb->ack_seq, ask->snd_max)) {
 		/* Acknowledges something not yet sent. */
@@ -330,7 +330,7 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	WRITE_ONCE(sk->sk_err_soft, 0);
 	/* SACK blocks first: what they cover leaves the flight. */
 	if (ask->sack_ok && cb->sack_off)
-		alttcp_sack_rcv(sk, skb);
+		dsack = alttcp_sack_rcv(sk, skb);
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
 		u32 ts_floor = ask->iss_ts, reord = ask->snd_max;
 		u32 echo_ms = alttcp_tsval(ask) - cb->tsecr;
@@ -406,8 +406,12 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		}
 	}
 	/* With SACK, recovery follows the scoreboard (sack.c). */
+	alttcp_tlp_ack(sk, cb->ack_seq, acked, dsack);
 	if (ask->sack_ok && !resized)
 		alttcp_sack_on_ack(sk, acked, prior_sacked);
+	/* A probe for the new tail, if in order (tlp.c). */
+	if (acked)
+		alttcp_tlp_schedule(sk);
 	/* Window update (RFC 9293 3.10.7.4, fifth check). */
 	if (seq_before(ask->snd_wl1, cb->seq) ||
 	    (ask->snd_wl1 == cb->seq && seq_leq(ask->snd_wl2, cb->ack_seq))) {

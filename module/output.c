@@ -880,6 +880,8 @@ void __alttcp_push(struct sock *sk, int how)
 	}
 	if (sent || cwnd_full)
 		alttcp_cwnd_validate(sk, cwnd_full);
+	if (sent)
+		alttcp_tlp_schedule(sk);
 	/* Held with nothing in flight, no ACK comes to send it: the persist
 	 * timer does, an RTO on (Linux's tcp_check_probe_timer()), which
 	 * makes TCP_CORK's 200 ms ceiling.

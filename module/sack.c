@@ -331,10 +331,11 @@ static void alttcp_sack_tag(struct sock *sk, u32 start, u32 end, u32 *low)
 
 /*
  * The SACK option of an ACK (its offset checked by input.c): each block
- * marks what it covers. A D-SACK is only counted; blocks outside what
- * was sent, or reversed, are ignored (Linux's tcp_is_sackblock_valid()).
+ * marks what it covers. A D-SACK is counted and told undo.c; blocks
+ * outside what was sent, or reversed, are ignored (Linux's
+ * tcp_is_sackblock_valid()). Returns whether there was a D-SACK.
  */
-void alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
+bool alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 {
 	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
 	struct alttcp_sock *ask = alttcp_sk(sk);
@@ -343,8 +344,10 @@ void alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 	const u8 *blocks = opt + 2;
 
 	u32 prior_high = ask->high_sacked, low = ask->snd_max;
+	bool dsack = false;
 
 	if (n > 0 && alttcp_is_dsack(blocks, n, cb->ack_seq)) {
+		dsack = true;
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DSACKRECV);
 		alttcp_undo_dsack(sk, get_unaligned_be32(blocks),
 				  get_unaligned_be32(blocks + 4));
@@ -368,6 +371,7 @@ void alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 	/* Data never resent SACKed below what was: reordering. */
 	if (seq_before(low, prior_high))
 		alttcp_reorder_seen(sk, low, false);
+	return dsack;
 }
 
 /*

@@ -95,6 +95,8 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_SPURIOUSRTOS] = "TCPSpuriousRTOs",
 	[ALTTCP_MIB_SACKREORDER] = "TCPSACKReorder",
 	[ALTTCP_MIB_TSREORDER] = "TCPTSReorder",
+	[ALTTCP_MIB_LOSSPROBES] = "TCPLossProbes",
+	[ALTTCP_MIB_LOSSPROBERECOVERY] = "TCPLossProbeRecovery",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -266,6 +266,9 @@ static void alttcp_retransmit_timer(struct sock *sk)
 		return;
 	}
 	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RTOTIMEOUTS);
+	/* The probe, if one was out, did not help. */
+	ask->tlp_out = 0;
+	alttcp_timer_clear(sk, ALTTCP_TIMER_LOSS_PROBE);
 	if (alttcp_orphan_reset(sk))
 		return;
 	if (alttcp_retransmits_expired(sk)) {
@@ -585,6 +588,9 @@ static void alttcp_run_timer(struct sock *sk, enum alttcp_timer_kind kind)
 		break;
 	case ALTTCP_TIMER_SYNACK:
 		alttcp_request_timer(sk);
+		break;
+	case ALTTCP_TIMER_LOSS_PROBE:
+		alttcp_tlp_timer(sk);
 		break;
 	case ALTTCP_TIMER_FIN_WAIT2:
 		if (sk->sk_state == TCP_FIN_WAIT2) {
