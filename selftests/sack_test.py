@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
 """Selective acknowledgements: SACK (RFC 2018), D-SACK (RFC 2883) and
-SACK-based loss recovery (RFC 6675, with Linux's RACK, RFC 8985), checked
-on the wire against a hand-driven peer. Linux TCP is the reference: every
-case passes with ALTTCP_TEST_PROTO=6.
+SACK-based loss recovery (RFC 6675, with Linux's RACK and tail loss
+probe, RFC 8985, and PRR, RFC 6937), with undoing of spurious reductions
+(RFC 3522, 3708), checked on the wire against a hand-driven peer. Linux
+TCP is the reference: every case passes with ALTTCP_TEST_PROTO=6.
 
 The socket under test lives in namespace a (10.0.1.1); the raw peer
 (alttcp_test_lib.RawPeer) in b speaks for the other end. Segments are
@@ -55,6 +56,74 @@ sack_reneging: the peer SACKs segments 3-10, then, having reneged,
   cumulatively acknowledged, and SACK information is dropped at a
   retransmission timeout; Linux shortens that timeout to half an RTT
   when an ACK stops at SACKed data).
+
+The next three cases begin alike: ten segments (MSS 988 with
+timestamps), the peer acknowledges the 1st and SACKs the 3rd to 10th,
+PACE apart, echoing the 1st segment's TSval (a receiver's TS.Recent,
+RFC 7323 4.3), until the sender resends the 2nd (RACK, RFC 8985). The
+sender is then in recovery (TCP_INFO ca_state 3, TCP_CA_Recovery) with
+ssthresh below the initial window; before, cwnd was 10 and ssthresh
+Linux's "infinite" 0x7fffffff. Counters are read in namespace a by
+Linux's names: TcpExt in /proc/net/netstat for Linux TCP, the AltTcp
+line of /proc/net/alttcp_stats (same names) for alttcp.
+undo_after_spurious_retransmit: the 2nd segment was only delayed: it
+  arrives and the peer acknowledges all, echoing the TSval of its
+  original transmission, older than the retransmission's (checked): the
+  retransmission was spurious (Eifel detection, RFC 3522; Linux's
+  tcp_try_undo_recovery()/tcp_try_undo_partial()). The sender restores
+  what it had (RFC 4015): back in Open with cwnd at least the 10 it had
+  and ssthresh as before, and TCPFullUndo + TCPPartialUndo moved by one
+  (Linux: TCPFullUndo), TCPDSACKUndo not.
+dsack_undo: the same without timestamps (MSS 1000), so only a D-SACK
+  can tell: the original fills the hole and the peer acknowledges all,
+  and the sender, in Open again, keeps its reduction (ssthresh as in
+  recovery); then the resent copy arrives too and the peer reports it
+  in a D-SACK block below the ACK number (RFC 2883 4.1). All that was
+  resent was duplicated (RFC 3708): the sender undoes the reduction
+  (cwnd at least 10, ssthresh as before) and counts TCPDSACKUndo, not
+  TCPFullUndo.
+genuine_loss_keeps_reduction: only the resent copy arrives, and the
+  ACK of all echoes its TSval, with no D-SACK: the loss was real. The
+  reduction stays: ssthresh is beta times the cwnd the loss was found
+  at (10, or 11 after the 1st segment's ACK in slow start), from
+  rounded down to rounded up: 7 to 8 with cubic (beta 717/1024; Linux:
+  7), 5 to 6 with reno; 200 ms later the sender is in Open with that
+  ssthresh, cwnd no more than one above it, and no undo counter
+  (TCPFullUndo, TCPPartialUndo, TCPDSACKUndo, TCPLossUndo) moved.
+tail_loss_probe: the peer sends the handshake's ACK, then an ACK for
+  each of segments 1-8, TLP_RTT (50 ms) after what they answer, so
+  SRTT is about that; the last two segments are lost. Nothing may come
+  while the peer acknowledges; then, with no ACK to come, the sender
+  sends a tail loss probe (RFC 8985 7) within PTO = 2 SRTT: the last
+  segment again (it has no new data). Its time after
+  the last ACK is held to [2 SRTT - 10 ms, 2 SRTT + 40 ms] (SRTT is
+  TCP_INFO's, read after the probe: no ACK came between; Linux adds
+  two jiffies, 8 ms at HZ=250, and its timer wheel up to one more
+  jiffy; the 40 ms, scaled on a slow kernel, are for the peer's
+  scheduling) and must be below TCP_INFO's RTO (200 ms or more, 256 ms
+  on Linux here). TCPLossProbes moved. The peer SACKs the probe after
+  TLP_RTT and everything is then recovered.
+prr_sending_pattern: 48 segments to send. The peer acknowledges the
+  first flight one segment per ACK a handshake RTT after it came (so
+  the RTO stays far above the rest of the case), and slow start sends
+  a second flight of 20. Its 1st segment is lost; the peer SACKs the
+  next three in one ACK (the sender finds the loss: RFC 6675 DupThresh,
+  RACK), then two more per ACK, collecting what the sender sends after
+  each until PACE (scaled) passes without a segment; the new data sent
+  in recovery is held (in flight) to the end. The peer counts as the
+  sender does (RFC 6937): DeliveredData per ACK, prr_delivered and
+  prr_out since the ACK the retransmission followed, RecoverFS the
+  flight then (20), pipe the segments sent and not acknowledged, the
+  lost one left out until resent; ssthresh is TCP_INFO's in recovery.
+  While pipe after an ACK is above ssthresh, prr_out must be within
+  one of [floor, ceil] of prr_delivered * ssthresh / RecoverFS (one
+  for the rounding of whole segments and a stack taking RecoverFS
+  from cwnd, as Linux does, rather than the flight); after no ACK may
+  more than DeliveredData + 1 segments go (no burst); nothing but the
+  lost segment is resent, and that once; ssthresh is beta times the
+  cwnd (0.7 x 20 = 14 with cubic); and after the last SACK the pipe
+  is ssthresh within one. Linux sends 3, 1, 1, 2, 1 while pipe is above
+  ssthresh 14, then 0, 2, 2, 2, ending with 14 in flight.
 """
 import contextlib
 import os
@@ -217,7 +286,9 @@ class Conn:
 
     seq and ack are offsets from the first data byte of the peer and of
     a; timestamps (when a granted them) go on every segment, the peer's
-    clock counting segments and TSecr echoing a's latest TSval.
+    clock counting segments and TSecr echoing a's latest TSval, or echo
+    when set. tsvals holds the TSval each of a's data segments (by
+    offset) last came with.
     """
 
     def __init__(self, sack=True, ts=True, ws=7, mss=1460, delay=0.0):
@@ -225,6 +296,8 @@ class Conn:
         self.sport = sport[0]
         self.tsval = 100000
         self.ts_recent = 0
+        self.echo = None
+        self.tsvals = {}
         peer.drain()
         self.offer = syn_options(mss, sack, ts, ws, self.tsval)
         peer.send(lib.Seg(self.sport, PORT, ISN, 0, "S", options=self.offer))
@@ -260,17 +333,23 @@ class Conn:
             v = opt(s, TS)
             if v is not None and len(v) == 8:
                 self.ts_recent = struct.unpack("!I", v[:4])[0]
+                if s.load:
+                    self.tsvals[self.rel(s.seq)] = self.ts_recent
             return match(s)
         return peer.expect(m, timeout)
 
-    def send(self, flags="A", seq=0, load=b"", ack=0, blocks=()):
-        """Sends a segment: NOP, NOP, TS when timestamps were granted,
-        then NOP, NOP, SACK with blocks (offsets in a's data)."""
+    def send(self, flags="A", seq=0, load=b"", ack=0, blocks=(),
+             tsecr=None):
+        """Sends a segment: NOP, NOP, TS when timestamps were granted
+        (TSecr tsecr if given), then NOP, NOP, SACK with blocks (offsets
+        in a's data)."""
         opts = b""
         if self.ts:
             self.tsval += 1
+            if tsecr is None:
+                tsecr = self.ts_recent if self.echo is None else self.echo
             opts += struct.pack("!BBBBII", NOP, NOP, TS, 10, self.tsval,
-                                self.ts_recent)
+                                tsecr)
         if blocks:
             opts += bytes([NOP, NOP, SACK, 2 + 8 * len(blocks)])
             for s, e in blocks:
@@ -541,25 +620,38 @@ class Receiver:
                                                for b in self.blocks[:3]))
 
 
-def sender(nsegs=10):
-    """A connection whose tested end sends nsegs full segments to the
-    raw peer (MSS 1000, SACK and timestamps); returns it and the
-    segments' (start, end) as first sent."""
-    c = Conn(mss=1000, delay=HANDSHAKE_RTT)
-    c.require()
+def sender(nsegs=10, total=None, ts=True, delay=HANDSHAKE_RTT):
+    """A connection whose tested end sends total (default nsegs) full
+    segments to the raw peer (MSS 1000, SACK, timestamps when ts), the
+    peer holding the handshake's ACK for delay seconds; returns it and
+    the segments' (start, end) of the first flight, nsegs of them (when
+    they came: c.arrivals; their TSvals: c.first_ts)."""
+    c = Conn(mss=1000, ts=ts, delay=delay)
+    c.require(ts=ts)
     mss = c.app.getsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG)
-    print("# TCP_MAXSEG %d, handshake RTT %.0f ms" %
-          (mss, HANDSHAKE_RTT * 1000))
+    print("# TCP_MAXSEG %d, handshake RTT %.0f ms" % (mss, delay * 1000))
     lib.check(0 < mss <= 1000, "TCP_MAXSEG %d with the peer's MSS 1000" % mss)
-    c.total = nsegs * mss
-    c.app.sendall(os.urandom(c.total))
-    segs = []
+    c.mss = mss
+    c.total = (total or nsegs) * mss
+    if total:
+        # All of it queued at once: the peer, in this thread, cannot
+        # acknowledge while a write blocks.
+        c.app.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        c.app.setblocking(False)
+        n = c.app.send(os.urandom(c.total))
+        c.app.setblocking(True)
+        lib.check_eq(n, c.total, "bytes taken by one send()")
+    else:
+        c.app.sendall(os.urandom(c.total))
+    segs, c.arrivals = [], []
     while len(segs) < nsegs:
         s = c.expect(lambda s: s.load, lib.scaled(2))
         if s is None:
             break
         r = c.rel(s.seq)
         segs.append((r, r + len(s.load)))
+        c.arrivals.append(time.monotonic())
+    c.first_ts = dict(c.tsvals)
     print("# first flight: %s" % " ".join("%d-%d" % s for s in segs))
     want = [(i * mss, (i + 1) * mss) for i in range(nsegs)]
     lib.check_eq(segs, want, "the first flight (the initial window is 10)")
@@ -662,6 +754,373 @@ def case_sack_reneging():
     lib.check(done, "not all acknowledged")
 
 
+
+# -- 8-12: undoing a reduction, loss probes, PRR ------------------------------
+
+TCP_CA_OPEN, TCP_CA_RECOVERY = 0, 3
+INFINITE_SSTHRESH = 0x7fffffff
+# Congestion control: the multiplicative decrease (beta).
+BETA = {"cubic": 717 / 1024, "reno": 0.5}
+UNDO = ("TCPFullUndo", "TCPPartialUndo", "TCPDSACKUndo", "TCPLossUndo")
+
+
+def tcp_info(sock):
+    """The fields of TCP_INFO these cases read (times in seconds)."""
+    raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    rto, rtt = struct.unpack_from("I", raw, 8)[0], \
+        struct.unpack_from("I", raw, 68)[0]
+    ssthresh, cwnd = struct.unpack_from("II", raw, 76)
+    return {"ca_state": raw[1], "rto": rto / 1e6, "rtt": rtt / 1e6,
+            "ssthresh": ssthresh, "cwnd": cwnd}
+
+
+def show(info):
+    return "ca_state %d, cwnd %d, ssthresh %s, srtt %.1f ms, rto %.0f ms" % (
+        info["ca_state"], info["cwnd"],
+        "inf" if info["ssthresh"] >= INFINITE_SSTHRESH else
+        str(info["ssthresh"]), info["rtt"] * 1000, info["rto"] * 1000)
+
+
+def wait_info(c, cond, timeout=1.0):
+    """TCP_INFO once cond(info) holds, or the last one after timeout
+    seconds (scaled)."""
+    end = time.monotonic() + lib.scaled(timeout)
+    while True:
+        info = tcp_info(c.app)
+        if cond(info) or time.monotonic() > end:
+            return info
+        time.sleep(0.01)
+
+
+def ext_counters():
+    """Namespace a's loss-recovery counters: Linux's TcpExt line of
+    /proc/net/netstat, or alttcp's AltTcp line of /proc/net/alttcp_stats
+    (which uses the same names)."""
+    if lib.IS_ALTTCP:
+        text, prefix = net.a.read("alttcp_stats"), "AltTcp:"
+    else:
+        text, prefix = net.a.read("netstat"), "TcpExt:"
+    pairs = [ln.split()[1:] for ln in text.splitlines()
+             if ln.startswith(prefix)]
+    return {k: int(v) for k, v in zip(pairs[0], pairs[1])}
+
+
+def moved(before, names):
+    """{name: how far it moved since before (None: no such counter)}."""
+    now = ext_counters()
+    return {n: now[n] - before.get(n, 0) if n in now else None
+            for n in names}
+
+
+def check_moved(delta, name, want=True):
+    """Checks counter name moved (want) or did not."""
+    where = "alttcp_stats" if lib.IS_ALTTCP else "netstat"
+    lib.check(delta[name] is not None, "no counter %s in /proc/net/%s" %
+              (name, where))
+    if want:
+        lib.check(delta[name] > 0, "%s did not move: %s" % (name, delta))
+    else:
+        lib.check(delta[name] == 0, "%s moved: %s" % (name, delta))
+
+
+def beta(c):
+    name = c.app.getsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, 16)
+    name = name.rstrip(b"\0").decode()
+    lib.check(name in BETA, "congestion control %s: no beta known" % name)
+    return name, BETA[name]
+
+
+def seq_after(a, b):
+    return 0 < (a - b) & M < 0x80000000
+
+
+def spurious_start(ts=True):
+    """Ten segments, the 2nd held back: the peer acknowledges the 1st
+    and SACKs the 3rd to 10th, PACE apart, until a resends the 2nd.
+    Returns the connection, the segments, the receiver, TCP_INFO before
+    the loss and in recovery, and the counters before."""
+    c, segs = sender(ts=ts)
+    info0 = tcp_info(c.app)
+    ext0 = ext_counters()
+    print("# before: %s" % show(info0))
+    if ts:
+        # What a receiver echoes: the TSval of the last in-order segment.
+        c.echo = c.first_ts[segs[0][0]]
+    rx = Receiver()
+    held, _ = acknowledge(c, rx, segs[:1] + segs[2:])
+    if not held:
+        s = c.expect(lambda s: s.load, lib.scaled(3))
+        lib.check(s is not None, "segment 2 not resent")
+        held = [(c.rel(s.seq), c.rel(s.seq) + len(s.load))]
+    lib.check_eq([h[:2] for h in held], [segs[1]],
+                 "segments resent (2, once)")
+    info1 = tcp_info(c.app)
+    print("# in recovery: %s" % show(info1))
+    lib.check_eq(info1["ca_state"], TCP_CA_RECOVERY,
+                 "TCP_INFO ca_state after the fast retransmit")
+    lib.check(info1["ssthresh"] < info0["cwnd"], "no reduction: %s" %
+              show(info1))
+    return c, segs, rx, info0, info1, ext0
+
+
+def check_restored(c, info0, what):
+    """Waits for the sender to be Open with cwnd and ssthresh back at
+    least where they were before the loss; returns the TCP_INFO."""
+    def restored(i):
+        return (i["ca_state"] == TCP_CA_OPEN and
+                i["cwnd"] >= info0["cwnd"] and
+                i["ssthresh"] >= info0["ssthresh"])
+    info = wait_info(c, restored)
+    print("# after %s: %s" % (what, show(info)))
+    lib.check(restored(info), "after %s: %s, want Open, cwnd >= %d, "
+              "ssthresh as before (%s)" % (what, show(info), info0["cwnd"],
+                                           show(info0)))
+    return info
+
+
+def case_undo_after_spurious_retransmit():
+    c, segs, rx, info0, info1, ext0 = spurious_start()
+    orig = c.first_ts[segs[1][0]]
+    again = c.tsvals[segs[1][0]]
+    print("# segment 2 sent with TSval %d, resent with %d" % (orig, again))
+    lib.check(seq_after(again, orig), "the resent segment 2 carries TSval "
+              "%d, not after the original's %d" % (again, orig))
+    # The original arrives: all acknowledged, echoing its TSval.
+    rx.add(*segs[1])
+    c.send(ack=rx.nxt, tsecr=orig)
+    print("# ACK %d echoing TSval %d (the original's)" % (rx.nxt, orig))
+    check_restored(c, info0, "the ACK echoing the original")
+    delta = moved(ext0, UNDO)
+    print("# counters moved: %s" % delta)
+    ts_undo = [delta[n] for n in UNDO[:2] if delta[n] is not None]
+    lib.check(ts_undo, "neither TCPFullUndo nor TCPPartialUndo counted")
+    lib.check_eq(sum(ts_undo), 1, "TCPFullUndo + TCPPartialUndo moved")
+    check_moved(delta, "TCPDSACKUndo", False)
+
+
+def case_dsack_undo():
+    c, segs, rx, info0, info1, ext0 = spurious_start(ts=False)
+    # The original fills the hole: all acknowledged. Without timestamps
+    # the sender cannot tell which copy arrived: the reduction stays...
+    rx.add(*segs[1])
+    c.send(ack=rx.nxt)
+    info2 = wait_info(c, lambda i: i["ca_state"] == TCP_CA_OPEN)
+    print("# after ACK %d: %s" % (rx.nxt, show(info2)))
+    lib.check_eq(info2["ca_state"], TCP_CA_OPEN, "ca_state after all was "
+                 "acknowledged")
+    lib.check_eq(info2["ssthresh"], info1["ssthresh"],
+                 "ssthresh after all was acknowledged")
+    # ... until the resent copy arrives too, and is reported below the
+    # ACK number (RFC 2883 4.1).
+    c.send(ack=rx.nxt, blocks=[segs[1]])
+    print("# ACK %d, D-SACK %d-%d" % ((rx.nxt,) + segs[1]))
+    check_restored(c, info0, "the D-SACK")
+    delta = moved(ext0, UNDO + ("TCPDSACKRecv",))
+    print("# counters moved: %s" % delta)
+    check_moved(delta, "TCPDSACKUndo")
+    check_moved(delta, "TCPFullUndo", False)
+
+
+def case_genuine_loss_keeps_reduction():
+    c, segs, rx, info0, info1, ext0 = spurious_start()
+    again = c.tsvals[segs[1][0]]
+    name, b = beta(c)
+    # The cwnd the loss was found at: the initial window, or one more
+    # after the 1st segment's ACK in slow start.
+    lo, hi = int(b * info0["cwnd"]), -int(-b * (info0["cwnd"] + 1))
+    lib.check(lo <= info1["ssthresh"] <= hi, "ssthresh %d in recovery; "
+              "want %d to %d (%s, beta %.2f, cwnd %d)" %
+              (info1["ssthresh"], lo, hi, name, b, info0["cwnd"]))
+    # Only the resent copy arrives: the ACK echoes its TSval.
+    rx.add(*segs[1])
+    c.send(ack=rx.nxt, tsecr=again)
+    print("# ACK %d echoing TSval %d (the resent copy's)" % (rx.nxt, again))
+    info = wait_info(c, lambda i: i["ca_state"] == TCP_CA_OPEN)
+    time.sleep(lib.scaled(0.2))
+    info = tcp_info(c.app)
+    print("# after: %s" % show(info))
+    lib.check_eq(info["ca_state"], TCP_CA_OPEN, "ca_state after recovery")
+    lib.check_eq(info["ssthresh"], info1["ssthresh"],
+                 "ssthresh after recovery")
+    lib.check(info["cwnd"] <= info["ssthresh"] + 1, "cwnd %d after "
+              "recovery, above ssthresh %d" % (info["cwnd"],
+                                               info["ssthresh"]))
+    delta = moved(ext0, UNDO)
+    print("# counters moved: %s" % delta)
+    for n in UNDO:
+        if delta[n] is not None:
+            check_moved(delta, n, False)
+
+
+# The tail-loss case's path: the peer answers each segment this long
+# after it came.
+TLP_RTT = min(lib.scaled(0.05), 0.1)
+
+
+def case_tail_loss_probe():
+    c, segs = sender(delay=TLP_RTT)
+    ext0 = ext_counters()
+    rx = Receiver()
+    early = []
+    print("# the peer acknowledges segments 1-8 %.0f ms after each came; "
+          "9 and 10 are lost" % (TLP_RTT * 1000))
+    for s, t in list(zip(segs, c.arrivals))[:8]:
+        while True:
+            left = t + TLP_RTT - time.monotonic()
+            if left <= 0:
+                break
+            d = c.expect(lambda d: d.load, left)
+            if d is not None:
+                early.append((c.rel(d.seq), c.rel(d.seq) + len(d.load)))
+        rx.add(*s)
+        t_last = time.monotonic()
+        rx.ack(c)
+    lib.check(not early, "a sent %s before the tail was left unacknowledged"
+              % " ".join("%d-%d" % e for e in early))
+    d = c.expect(lambda d: d.load, lib.scaled(3))
+    t_probe = time.monotonic()
+    lib.check(d is not None, "nothing sent after the last ACK")
+    probe = (c.rel(d.seq), c.rel(d.seq) + len(d.load))
+    info = tcp_info(c.app)
+    after = t_probe - t_last
+    print("# %s sent %.0f ms after the last ACK; %s" %
+          ("%d-%d" % probe, after * 1000, show(info)))
+    # The probe reaches the peer, which answers it after the path's RTT.
+    time.sleep(max(0, t_probe + TLP_RTT - time.monotonic()))
+    out, done = recover(c, rx, 3, [probe + (after,)], t_last)
+    delta = moved(ext0, ("TCPLossProbes", "TCPLossProbeRecovery"))
+    print("# counters moved: %s" % delta)
+    lib.check(probe == segs[-1] or probe[0] == c.total,
+              "the probe is %d-%d: neither the last segment (%d-%d) nor "
+              "new data" % (probe + segs[-1]))
+    srtt = info["rtt"]
+    lo, hi = 2 * srtt - 0.01, 2 * srtt + lib.scaled(0.04)
+    lib.check(lo <= after <= hi, "the probe went %.0f ms after the last "
+              "ACK; want 2 * SRTT (%.0f ms), %.0f to %.0f ms" %
+              (after * 1000, 2 * srtt * 1000, lo * 1000, hi * 1000))
+    lib.check(after < info["rto"], "the probe went %.0f ms after the last "
+              "ACK, not before the RTO (%.0f ms)" % (after * 1000,
+                                                   info["rto"] * 1000))
+    check_moved(delta, "TCPLossProbes")
+    lib.check(done, "not all acknowledged")
+
+
+def gather(c, quiet):
+    """a's data segments until none came for quiet seconds."""
+    out = []
+    while True:
+        d = c.expect(lambda d: d.load, quiet)
+        if d is None:
+            return out
+        out.append((c.rel(d.seq), c.rel(d.seq) + len(d.load),
+                    time.monotonic()))
+
+
+def case_prr_sending_pattern():
+    # 48 segments to send; the first flight (10) is acknowledged, one
+    # ACK each, after a handshake RTT: slow start doubles cwnd to 20.
+    c, segs = sender(total=48)
+    quiet = lib.scaled(PACE)
+    rx = Receiver()
+    lib.check(c.arrivals, "no first flight")
+    time.sleep(max(0, c.arrivals[0] + HANDSHAKE_RTT - time.monotonic()))
+    flight = []
+    for s in segs:
+        rx.add(*s)
+        rx.ack(c)
+        flight += gather(c, 0.001)
+    flight += gather(c, quiet)
+    flight = [f[:2] for f in flight]
+    info0 = tcp_info(c.app)
+    name, b = beta(c)
+    mss = c.mss
+    want = [(segs[-1][1] + i * mss, segs[-1][1] + (i + 1) * mss)
+            for i in range(len(flight))]
+    lib.check_eq(flight, want, "the second flight (new data, in order)")
+    print("# second flight: %d segments; %s" % (len(flight), show(info0)))
+    lib.check(len(flight) >= 16, "a second flight of %d segments: PRR's "
+              "proportional part needs 16" % len(flight))
+    # Its 1st segment is lost; the peer SACKs the next three, then two
+    # more per ACK.
+    lost = flight[0]
+    sent = {f: 1 for f in flight}     # each segment: copies sent
+    recover_fs = len(flight)
+    started = False
+    ssthresh = None
+    prr_delivered = prr_out = 0
+    held = []
+    errors = []
+
+    def covered(f):
+        return f[1] <= rx.nxt or any(s <= f[0] and f[1] <= e
+                                     for s, e in rx.blocks)
+
+    def pipe():
+        return sum(1 for f in sent if not covered(f) and
+                   (f != lost or sent[f] > 1))
+
+    steps = [flight[1:4]] + [flight[i:i + 2]
+                             for i in range(4, len(flight), 2)]
+    print("#  ACK  deliv  sent  pipe  prr_del  prr_out  bound")
+    for n, step in enumerate(steps, 1):
+        before = pipe()
+        for f in step:
+            rx.add(*f)
+        rx.ack(c)
+        delivered = before - pipe()
+        got = gather(c, quiet)
+        for g in got:
+            g = g[:2]
+            if g != lost and g in sent:
+                errors.append("ACK %d: %d-%d resent" % ((n,) + g))
+            sent[g] = sent.get(g, 0) + 1
+            if g != lost:
+                held.append(g + (0,))
+        if not started and sent[lost] > 1:
+            started = True
+            ssthresh = tcp_info(c.app)["ssthresh"]
+            print("# recovery from ACK %d: ssthresh %d, RecoverFS %d" %
+                  (n, ssthresh, recover_fs))
+        bound = ""
+        if started:
+            prr_delivered += delivered
+            prr_out += len(got)
+            if before - delivered > ssthresh:
+                # RFC 6937: ceil(prr_delivered * ssthresh / RecoverFS)
+                # - prr_out while pipe > ssthresh.
+                hi = -(-prr_delivered * ssthresh // recover_fs)
+                lo = prr_delivered * ssthresh // recover_fs
+                bound = "%d-%d" % (lo - 1, hi + 1)
+                if not lo - 1 <= prr_out <= hi + 1:
+                    errors.append("ACK %d: %d sent in recovery after %d "
+                                  "delivered; PRR allows %d to %d" %
+                                  (n, prr_out, prr_delivered, lo, hi))
+            if len(got) > delivered + 1:
+                errors.append("ACK %d: %d sent for %d delivered" %
+                              (n, len(got), delivered))
+        print("#  %2d    %d     %d    %2d     %2d       %2d     %s" %
+              (n, delivered, len(got), pipe(), prr_delivered, prr_out,
+               bound))
+    lib.check(started, "segment %d-%d never resent" % lost)
+    lib.check(sent[lost] == 2, "segment %d-%d sent %d times" %
+              (lost + (sent[lost],)))
+    lib.check(not errors, "; ".join(errors))
+    end = pipe()
+    lo, hi = int(b * info0["cwnd"]), -int(-b * info0["cwnd"])
+    lib.check(lo <= ssthresh <= hi, "ssthresh %d; want %d to %d (%s, "
+              "beta %.2f, cwnd %d)" % (ssthresh, lo, hi, name, b,
+                                       info0["cwnd"]))
+    lib.check(ssthresh - 1 <= end <= ssthresh + 1, "%d segments in flight "
+              "at the end of recovery; want ssthresh %d" % (end, ssthresh))
+    # The resent segment arrives: recovery ends.
+    rx.add(*lost)
+    rx.ack(c)
+    info = wait_info(c, lambda i: i["ca_state"] == TCP_CA_OPEN)
+    print("# after ACK %d: %s" % (rx.nxt, show(info)))
+    lib.check_eq(info["ca_state"], TCP_CA_OPEN, "ca_state after recovery")
+    out, done = recover(c, rx, 5, held)
+    lib.check(done, "not all acknowledged")
+
 lib.run_cases([
     ("syn_options_order", case_syn_options_order),
     ("synack_options_order", case_synack_options_order),
@@ -670,4 +1129,9 @@ lib.run_cases([
     ("no_sack_without_permission", case_no_sack_without_permission),
     ("sender_retransmits_holes", case_sender_retransmits_holes),
     ("sack_reneging", case_sack_reneging),
+    ("undo_after_spurious_retransmit", case_undo_after_spurious_retransmit),
+    ("dsack_undo", case_dsack_undo),
+    ("genuine_loss_keeps_reduction", case_genuine_loss_keeps_reduction),
+    ("tail_loss_probe", case_tail_loss_probe),
+    ("prr_sending_pattern", case_prr_sending_pattern),
 ], timeout=60)
