@@ -156,6 +156,7 @@ enum alttcp_mib_field {
 	ALTTCP_MIB_TSREORDER,
 	ALTTCP_MIB_LOSSPROBES,
 	ALTTCP_MIB_LOSSPROBERECOVERY,
+	ALTTCP_MIB_LOSTRETRANSMIT,
 	ALTTCP_MIB_MAX
 };
 
@@ -268,7 +269,10 @@ struct alttcp_skb_cb {
 	   saw_tstamp:1,	/* a timestamps option came: tsval, tsecr */
 	   sack_perm:1;		/* input: a SYN's SACK-permitted option */
 	u8 sack_off;		/* input: the SACK option's offset, 0: none */
-	u32 tsval;
+	union {
+		u32 tsval;	/* input */
+		u32 xmit_us;	/* output: its latest sending, for RACK */
+	};
 	u32 tsecr;
 	u16 seg_size;		/* output: payload per segment when last sent */
 	u8 sacked;		/* output: ALTTCP_SKB_* scoreboard marks */
@@ -309,6 +313,7 @@ enum alttcp_timer_kind {
 	ALTTCP_TIMER_FIN_WAIT2,
 	ALTTCP_TIMER_SYNACK,	/* a listener's request entries (request.c) */
 	ALTTCP_TIMER_LOSS_PROBE, /* tail loss probe (tlp.c), before RETRANS */
+	ALTTCP_TIMER_REORDER,	/* RACK's reordering window (rack.c) */
 	ALTTCP_TIMER_MAX
 };
 
@@ -422,6 +427,14 @@ struct alttcp_sock {
 	   tlp_retrans:1;	/* and it was a segment sent again */
 	u32 tlp_high_seq;	/* snd_nxt after the probe */
 
+	/* RACK (rack.c): the most recently sent segment delivered */
+	u32 rack_xmit_us;	/* when it went out */
+	u32 rack_end_seq;
+	u32 rack_rtt_us;	/* and the round trip its delivery took */
+	u32 rack_min_rtt_us;	/* the least RTT sample, 0: none yet */
+	u8 rack_advanced:1,	/* a newer delivery, not yet looked at */
+	   rack_reord:1;	/* reordering was seen */
+
 	/* RTT and retransmission (RFC 6298), microseconds */
 	u32 srtt_us;
 	u32 rttvar_us;
@@ -451,7 +464,7 @@ struct alttcp_sock {
 	u32 last_oow_ack_ms;	/* ackrate.c: last ACK to an invalid one */
 
 	struct hrtimer timer;
-	u8 timers_pending;		/* BIT(alttcp_timer_kind) */
+	u16 timers_pending;		/* BIT(alttcp_timer_kind) */
 	ktime_t deadline[ALTTCP_TIMER_MAX];
 	ktime_t timer_expires;		/* what the hrtimer is set to */
 
@@ -732,6 +745,16 @@ void alttcp_undo_dsack(struct sock *sk, u32 start, u32 end);
 void alttcp_reorder_seen(struct sock *sk, u32 low_seq, bool ts);
 bool alttcp_undo_on_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 			u32 acked, u32 prior_una);
+
+/* rack.c */
+bool alttcp_rack_enabled(const struct sock *sk);
+void alttcp_rack_rtt_sample(struct sock *sk, u32 rtt_us);
+void alttcp_rack_delivered(struct sock *sk, const struct sk_buff *skb,
+			   u32 tsecr);
+void alttcp_rack_on_ack(struct sock *sk);
+void alttcp_rack_timer(struct sock *sk);
+void alttcp_sack_mark_skb_lost(struct sock *sk, struct sk_buff *skb);
+void alttcp_sack_losses_found(struct sock *sk);
 
 /* tlp.c */
 void alttcp_tlp_schedule(struct sock *sk);

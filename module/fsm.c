@@ -215,8 +215,8 @@ static bool alttcp_sample_acked(struct sock *sk, struct sk_buff *skb)
  * is the latest TSval a retransmitted one among them went out with,
  * *reord the lowest sequence number of those sent once and not SACKed.
  */
-static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 *ts_floor,
-			       u32 *reord)
+static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 tsecr,
+			       u32 *ts_floor, u32 *reord)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *skb;
@@ -237,12 +237,16 @@ static bool alttcp_clean_acked(struct sock *sk, u32 ack, u32 *ts_floor,
 				break;
 			if (!sampled)
 				sampled = alttcp_sample_acked(sk, skb);
+			if (!(cb->sacked & ALTTCP_SKB_SACKED))
+				alttcp_rack_delivered(sk, skb, tsecr);
 			/* Under memory shortage it waits for its end. */
 			alttcp_wq_trim_head(sk, skb, ack - cb->seq);
 			break;
 		}
 		if (!sampled)
 			sampled = alttcp_sample_acked(sk, skb);
+		if (!(cb->sacked & ALTTCP_SKB_SACKED) && skb != ask->send_head)
+			alttcp_rack_delivered(sk, skb, tsecr);
 		if (cb->flags & TCPHDR_FIN)
 			ask->fin_acked = 1;
 		if (skb == ask->send_head)
@@ -342,8 +346,9 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		ask->bytes_acked += acked;
 		if (seq_after(ask->snd_una, ask->snd_nxt))
 			ask->snd_nxt = ask->snd_una;
-		sampled = alttcp_clean_acked(sk, cb->ack_seq, &ts_floor,
-					     &reord);
+		sampled = alttcp_clean_acked(sk, cb->ack_seq,
+					     cb->saw_tstamp ? cb->tsecr : 0,
+					     &ts_floor, &reord);
 		/* Sent once, below SACKed data, now acknowledged: late. */
 		if (ask->sack_ok && seq_after(ask->high_sacked, prior_una) &&
 		    seq_before(reord, ask->high_sacked))

@@ -65,6 +65,7 @@ static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 	info->tcpi_snd_cwnd = ask->mss ? ask->cwnd / ask->mss : 0;
 	info->tcpi_advmss = ask->adv_mss;
 	info->tcpi_reordering = ask->reordering;
+	info->tcpi_min_rtt = ask->rack_min_rtt_us;
 	info->tcpi_rcv_space = ask->rcv_wnd;
 	info->tcpi_snd_wnd = ask->snd_wnd;
 	info->tcpi_bytes_acked = ask->bytes_acked;

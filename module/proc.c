@@ -52,6 +52,7 @@ static const char *const alttcp_timer_names[] = {
 	[ALTTCP_TIMER_FIN_WAIT2] = "fin_wait2",
 	[ALTTCP_TIMER_SYNACK] = "synack",
 	[ALTTCP_TIMER_LOSS_PROBE] = "loss_probe",
+	[ALTTCP_TIMER_REORDER] = "reorder",
 };
 
 /* Entries are walked as listeners, connections, requests, TIME_WAIT. */

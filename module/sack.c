@@ -295,7 +295,8 @@ static bool alttcp_is_dsack(const u8 *blocks, int n, u32 ack)
  * the rest of the block's edge segment stays unmarked. *low: the lowest
  * newly SACKed segment that was sent once only.
  */
-static void alttcp_sack_tag(struct sock *sk, u32 start, u32 end, u32 *low)
+static void alttcp_sack_tag(struct sock *sk, u32 start, u32 end, u32 *low,
+			    u32 tsecr)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct sk_buff *skb;
@@ -325,6 +326,7 @@ static void alttcp_sack_tag(struct sock *sk, u32 start, u32 end, u32 *low)
 			*low = cb->seq;
 		if (seq_after(cb->end_seq, ask->high_sacked))
 			ask->high_sacked = cb->end_seq;
+		alttcp_rack_delivered(sk, skb, tsecr);
 		alttcp_sack_set_marks(ask, skb, ALTTCP_SKB_SACKED);
 	}
 }
@@ -366,7 +368,8 @@ bool alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 		    !seq_after(end, ask->snd_una))
 			continue;	/* acknowledged anyway */
 		alttcp_sack_tag(sk, seq_before(start, ask->snd_una) ?
-				ask->snd_una : start, end, &low);
+				ask->snd_una : start, end, &low,
+				cb->saw_tstamp ? cb->tsecr : 0);
 	}
 	/* Data never resent SACKed below what was: reordering. */
 	if (seq_before(low, prior_high))
@@ -480,6 +483,7 @@ void alttcp_sack_on_ack(struct sock *sk, u32 acked, u32 prior_sacked)
 		ask->in_recovery = false;
 		ask->cwnd = max_t(u32, ask->ssthresh, ask->mss);
 	}
+	alttcp_rack_on_ack(sk);
 	alttcp_sack_mark_lost(sk);
 	/* A partial ACK in recovery stops at a hole below SACKed data: lost
 	 * too (RFC 6675 NextSeg() rule 3, for the oldest hole).
@@ -524,6 +528,27 @@ void alttcp_sack_enter_loss(struct sock *sk)
 	ask->in_recovery = false;
 	ask->dupacks = 0;
 	ask->recover = ask->snd_max;
+}
+
+/* RACK found skb lost (rack.c): a lost retransmission goes again. */
+void alttcp_sack_mark_skb_lost(struct sock *sk, struct sk_buff *skb)
+{
+	u8 marks = ALTTCP_SKB_CB(skb)->sacked;
+
+	alttcp_sack_set_marks(alttcp_sk(sk), skb,
+			      (marks & ~ALTTCP_SKB_RETRANS) | ALTTCP_SKB_LOST);
+}
+
+/* The reorder timer found losses: recovery, and they go out. */
+void alttcp_sack_losses_found(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if (!ask->in_recovery && !ask->in_loss)
+		alttcp_sack_enter_recovery(sk);
+	if (ask->in_recovery)
+		alttcp_prr(sk, 0);
+	alttcp_push(sk);
 }
 
 /* An undo (undo.c): nothing is lost after all, nor being resent. */

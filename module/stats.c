@@ -97,6 +97,7 @@ static const char *const alttcp_mib_names[ALTTCP_MIB_MAX] = {
 	[ALTTCP_MIB_TSREORDER] = "TCPTSReorder",
 	[ALTTCP_MIB_LOSSPROBES] = "TCPLossProbes",
 	[ALTTCP_MIB_LOSSPROBERECOVERY] = "TCPLossProbeRecovery",
+	[ALTTCP_MIB_LOSTRETRANSMIT] = "TCPLostRetransmit",
 };
 
 static unsigned long alttcp_mib_sum(struct alttcp_net *an, int field)

@@ -44,7 +44,7 @@ void alttcp_timer_init(struct sock *sk)
 static enum alttcp_timer_kind alttcp_timer_first(const struct alttcp_sock *ask)
 {
 	enum alttcp_timer_kind kind, first = ALTTCP_TIMER_NONE;
-	u8 pending = READ_ONCE(ask->timers_pending);
+	u16 pending = READ_ONCE(ask->timers_pending);
 
 	for (kind = ALTTCP_TIMER_RETRANS; kind < ALTTCP_TIMER_MAX; kind++) {
 		if (!(pending & BIT(kind)))
@@ -88,7 +88,7 @@ static void alttcp_timer_program(struct sock *sk)
 void alttcp_timer_arm(struct sock *sk, enum alttcp_timer_kind kind, u32 ms)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	u8 pending = ask->timers_pending;
+	u16 pending = ask->timers_pending;
 
 	if (kind == ALTTCP_TIMER_RETRANS)
 		pending &= ~BIT(ALTTCP_TIMER_PERSIST);
@@ -139,6 +139,7 @@ void alttcp_rtt_sample(struct sock *sk, u32 rtt_us)
 
 	if ((s32)rtt_us < 0)
 		return;
+	alttcp_rack_rtt_sample(sk, rtt_us);
 	if (!ask->srtt_us) {
 		ask->srtt_us = max(rtt_us, 1U);
 		ask->rttvar_us = rtt_us / 2;
@@ -591,6 +592,9 @@ static void alttcp_run_timer(struct sock *sk, enum alttcp_timer_kind kind)
 		break;
 	case ALTTCP_TIMER_LOSS_PROBE:
 		alttcp_tlp_timer(sk);
+		break;
+	case ALTTCP_TIMER_REORDER:
+		alttcp_rack_timer(sk);
 		break;
 	case ALTTCP_TIMER_FIN_WAIT2:
 		if (sk->sk_state == TCP_FIN_WAIT2) {

@@ -132,6 +132,7 @@ void alttcp_reorder_seen(struct sock *sk, u32 low_seq, bool ts)
 		ask->high_sacked = ask->snd_una;
 	if (!seq_before(low_seq, ask->high_sacked))
 		return;
+	ask->rack_reord = 1;
 	metric = ask->high_sacked - low_seq;
 	if (metric > ask->reordering * mss)
 		ask->reordering = min_t(u32, DIV_ROUND_UP(metric, mss),

@@ -52,7 +52,7 @@ STATES = {"LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
           "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT",
           "CLOSED"}
 TIMERS = {"-", "retransmit", "persist", "delack", "keepalive", "fin_wait2",
-          "time_wait", "synack", "loss_probe"}
+          "time_wait", "synack", "loss_probe", "reorder"}
 
 if not lib.IS_ALTTCP:
     print("TAP version 13")
