@@ -435,6 +435,12 @@ struct alttcp_sock {
 	u8 rack_advanced:1,	/* a newer delivery, not yet looked at */
 	   rack_reord:1;	/* reordering was seen */
 
+	/* delivery rate (rate.c) */
+	u64 delivered;		/* bytes the peer got, each once */
+	u64 rate_delivered;	/* delivered when this sample began */
+	u32 rate_stamp_us;	/* and when, 0: not yet */
+	u32 delivery_rate;	/* bytes/s over the last sample */
+
 	/* RTT and retransmission (RFC 6298), microseconds */
 	u32 srtt_us;
 	u32 rttvar_us;
@@ -755,6 +761,9 @@ void alttcp_rack_on_ack(struct sock *sk);
 void alttcp_rack_timer(struct sock *sk);
 void alttcp_sack_mark_skb_lost(struct sock *sk, struct sk_buff *skb);
 void alttcp_sack_losses_found(struct sock *sk);
+
+/* rate.c */
+void alttcp_rate_on_ack(struct sock *sk, u32 delivered);
 
 /* tlp.c */
 void alttcp_tlp_schedule(struct sock *sk);

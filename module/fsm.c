@@ -417,6 +417,9 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	/* A probe for the new tail, if in order (tlp.c). */
 	if (acked)
 		alttcp_tlp_schedule(sk);
+	/* What reached the peer: acknowledged, or SACKed, once each. */
+	if ((s64)acked + ask->sacked_out > prior_sacked)
+		alttcp_rate_on_ack(sk, acked + ask->sacked_out - prior_sacked);
 	/* Window update (RFC 9293 3.10.7.4, fifth check). */
 	if (seq_before(ask->snd_wl1, cb->seq) ||
 	    (ask->snd_wl1 == cb->seq && seq_leq(ask->snd_wl2, cb->ack_seq))) {

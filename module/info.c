@@ -2,7 +2,8 @@
 /*
  * alttcp: what TCP_INFO, TCP_CONGESTION and TCP_CC_INFO report, and
  * TCP_CONGESTION's setting. Programs such as iperf3 and ss read these;
- * the fields alttcp has no notion of (pacing, delivery rate) stay zero. Called under lock_sock().
+ * the fields alttcp has no notion of (pacing) stay zero. Called under
+ * lock_sock().
  */
 #include <linux/string.h>
 #include <linux/tcp.h>
@@ -66,6 +67,9 @@ static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 	info->tcpi_advmss = ask->adv_mss;
 	info->tcpi_reordering = ask->reordering;
 	info->tcpi_min_rtt = ask->rack_min_rtt_us;
+	info->tcpi_delivery_rate = ask->delivery_rate;
+	if (ask->mss)
+		info->tcpi_delivered = div_u64(ask->delivered, ask->mss);
 	info->tcpi_rcv_space = ask->rcv_wnd;
 	info->tcpi_snd_wnd = ask->snd_wnd;
 	info->tcpi_bytes_acked = ask->bytes_acked;

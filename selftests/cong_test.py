@@ -15,6 +15,8 @@
   9438 4.6) and times 0.5 with Reno (RFC 5681 (4)).
 - One loss on a 100 ms path: from the end of that recovery cwnd follows
   RFC 9438's cubic curve (4.2) and its Reno-friendly bound (4.3).
+- After a bulk transfer, TCP_INFO's delivery rate, delivered segments
+  and minimum RTT agree with what the path carried.
 """
 import errno
 import os
@@ -215,6 +217,51 @@ def case_reno_halves():
               ratio)
 
 
+def case_tcp_info_delivery():
+    """After 8 MiB to a Linux sink over a 20 ms path, all acknowledged:
+    TCP_INFO's tcpi_delivery_rate is a rate the path carried (between a
+    quarter of the average and 40 times it: it is measured over the
+    last round trips, where cwnd is largest), tcpi_delivered counts the
+    segments (within 5 % of 8 MiB / MSS, and under 20 % more), and
+    tcpi_min_rtt lies between the path's 20 ms and SRTT."""
+    for ns, dev in ((net.a, "veth0"), (net.b, "veth1")):
+        ns.run("tc", "qdisc", "replace", "dev", dev, "root", "netem",
+               "delay", "10ms", "limit", "10000")
+    net.b.nft_flush()
+    total = 8 << 20
+    dport = linux_sink()
+    c = net.a.socket()
+    lib.on_exit(c.close)
+    c.settimeout(lib.scaled(60))
+    c.connect((B, dport))
+    t0 = time.monotonic()
+    c.sendall(b"d" * total)
+    deadline = time.monotonic() + lib.scaled(20)
+    while True:
+        raw = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+        if struct.unpack_from("I", raw, 24)[0] == 0:   # tcpi_unacked
+            break
+        lib.check(time.monotonic() < deadline, "data still unacknowledged")
+        time.sleep(0.01)
+    avg = total / (time.monotonic() - t0)
+    lib.check(len(raw) >= 200, "TCP_INFO of %d bytes" % len(raw))
+    mss = struct.unpack_from("I", raw, 16)[0]
+    srtt = struct.unpack_from("I", raw, 68)[0]
+    min_rtt = struct.unpack_from("I", raw, 148)[0]
+    rate = struct.unpack_from("Q", raw, 160)[0]
+    delivered = struct.unpack_from("I", raw, 192)[0]
+    print("# average %.0f B/s, delivery_rate %d B/s, delivered %d "
+          "(mss %d), min_rtt %d us, srtt %d us" %
+          (avg, rate, delivered, mss, min_rtt, srtt))
+    lib.check(avg / 4 <= rate <= 40 * avg,
+              "delivery_rate %d B/s beside an average of %.0f" % (rate, avg))
+    want = total / mss
+    lib.check(0.95 * want <= delivered <= 1.2 * want,
+              "delivered %d segments, want about %.0f" % (delivered, want))
+    lib.check(20000 <= min_rtt <= srtt,
+              "min_rtt %d us, srtt %d us" % (min_rtt, srtt))
+
+
 def case_cubic_curve():
     """After one loss on a 100 ms path, cwnd follows RFC 9438's
     W(t) = C (t - K)^3 + W_max (C = 0.4, K = cbrt(W_max (1 - 0.7) / C)),
@@ -300,4 +347,5 @@ lib.run_cases([
     ("cubic_backs_off_to_0_7", case_cubic_backs_off_to_0_7),
     ("reno_halves", case_reno_halves),
     ("cubic_curve", case_cubic_curve),
+    ("tcp_info_delivery", case_tcp_info_delivery),
 ], timeout=120)

@@ -331,7 +331,10 @@ class Monitor:
 
 
 STAT_KEYS = ("InSegs", "OutSegs", "RetransSegs", "RtoTimeouts", "InErrs",
-             "InCsumErrors", "DropBadCsum", "DropOutOfWindow")
+             "InCsumErrors", "DropBadCsum", "DropOutOfWindow",
+             "TCPSackRecovery", "TCPLossProbes", "TCPLostRetransmit",
+             "TCPFullUndo", "TCPPartialUndo", "TCPDSACKUndo", "TCPLossUndo",
+             "TCPSACKReorder", "TCPTSReorder", "TCPDSACKRecv")
 
 
 def stats(ns):
