@@ -475,6 +475,7 @@ void alttcp_sack_on_ack(struct sock *sk, u32 acked, u32 prior_sacked)
 	 * once, when they were SACKed.
 	 */
 	s64 delivered = (s64)acked + ask->sacked_out - prior_sacked;
+	bool ended = false;
 
 	if (ask->in_recovery && seq_geq(ask->snd_una, ask->recover)) {
 		/* All that was out when it began is in: back to avoidance,
@@ -482,6 +483,7 @@ void alttcp_sack_on_ack(struct sock *sk, u32 acked, u32 prior_sacked)
 		 */
 		ask->in_recovery = false;
 		ask->cwnd = max_t(u32, ask->ssthresh, ask->mss);
+		ended = true;
 	}
 	alttcp_rack_on_ack(sk);
 	alttcp_sack_mark_lost(sk);
@@ -495,7 +497,7 @@ void alttcp_sack_on_ack(struct sock *sk, u32 acked, u32 prior_sacked)
 		alttcp_sack_enter_recovery(sk);
 	if (ask->in_recovery)
 		alttcp_prr(sk, max_t(s64, delivered, 0));
-	else if (acked)
+	else if (acked && !ended)	/* from ssthresh on, as Linux */
 		alttcp_cong_on_ack(sk, acked, alttcp_is_cwnd_limited(ask));
 }
 
