@@ -311,6 +311,8 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 wnd = (u32)cb->window << ask->snd_wscale;
 	u32 prior_sacked = ask->sacked_out, acked = 0;
+	/* The highest SACKed before this ACK's blocks (Linux's prior_fack). */
+	u32 prior_high = ask->high_sacked;
 	bool resized = false, dsack = false;
 
 	if (seq_after(cb->ack_seq, ask->snd_max)) {
@@ -349,9 +351,12 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		sampled = alttcp_clean_acked(sk, cb->ack_seq,
 					     cb->saw_tstamp ? cb->tsecr : 0,
 					     &ts_floor, &reord);
-		/* Sent once, below SACKed data, now acknowledged: late. */
-		if (ask->sack_ok && seq_after(ask->high_sacked, prior_una) &&
-		    seq_before(reord, ask->high_sacked))
+		/* Sent once, below data SACKed before, now acknowledged:
+		 * late. Data this ACK also SACKs says nothing: the ACKs
+		 * for what it acknowledges may have been lost.
+		 */
+		if (ask->sack_ok && seq_after(prior_high, prior_una) &&
+		    seq_before(reord, prior_high))
 			alttcp_reorder_seen(sk, reord, false);
 		alttcp_mtup_acked(sk);
 		/* Only retransmitted data acknowledged: the echoed timestamp

@@ -938,6 +938,7 @@ int alttcp_retransmit_head(struct sock *sk)
 	skb = skb_peek(&sk->sk_write_queue);
 	if (!skb || skb == ask->send_head)
 		return 0;
+	alttcp_undo_retransmitted(sk);
 	return alttcp_retransmit_skb(sk, skb);
 }
 
@@ -952,6 +953,5 @@ int alttcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
 	trace_alttcp_retransmit(sk, ALTTCP_SKB_CB(skb)->seq, skb->len, 1,
 				ask->retransmits);
 	ALTTCP_SKB_CB(skb)->retransmitted = 1;
-	alttcp_undo_retransmitted(sk);
 	return alttcp_xmit_queued(sk, skb);
 }

@@ -349,10 +349,17 @@ bool alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 	bool dsack = false;
 
 	if (n > 0 && alttcp_is_dsack(blocks, n, cb->ack_seq)) {
+		u32 dstart = get_unaligned_be32(blocks);
+		u32 dend = get_unaligned_be32(blocks + 4);
+
 		dsack = true;
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DSACKRECV);
-		alttcp_undo_dsack(sk, get_unaligned_be32(blocks),
-				  get_unaligned_be32(blocks + 4));
+		/* A resent tail loss probe is no retransmission of a
+		 * reduction's (tlp.c judges its D-SACK).
+		 */
+		if (!ask->tlp_out || !ask->tlp_retrans ||
+		    dend != ask->tlp_high_seq)
+			alttcp_undo_dsack(sk, dstart, dend);
 		blocks += TCPOLEN_SACK_PERBLOCK;
 		n--;
 	}
@@ -596,6 +603,7 @@ bool alttcp_sack_xmit_lost(struct sock *sk, u32 cwnd)
 			break;
 		if (alttcp_retransmit_skb(sk, skb))
 			break;
+		alttcp_undo_retransmitted(sk);
 		/* A cut to one segment left the rest behind it, lost. */
 		next = skb_queue_is_last(&sk->sk_write_queue, skb) ?
 		       NULL : skb->next;

@@ -39,6 +39,27 @@ void alttcp_undo_init(struct sock *sk)
 }
 
 /*
+ * Our TSval now, or that of the earliest retransmission still out (a
+ * tail loss probe's, say): an echo below it is of an original.
+ */
+static u32 alttcp_undo_first_resend(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 first = alttcp_tsval(ask);
+	struct sk_buff *skb;
+
+	skb_queue_walk(&sk->sk_write_queue, skb) {
+		const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
+
+		if (skb == ask->send_head)
+			break;
+		if (cb->retransmitted && seq_before(cb->tx_ts, first))
+			first = cb->tx_ts;
+	}
+	return first;
+}
+
+/*
  * A reduction begins: remembers what to go back to. Called before
  * ssthresh changes. A timeout during a reduction keeps the first one's
  * memory (Linux's tcp_enter_loss()).
@@ -51,8 +72,7 @@ void alttcp_undo_begin(struct sock *sk)
 		return;
 	ask->undo_ok = 1;
 	ask->undo_marker = ask->snd_una;
-	/* A segment sent no earlier than now is no original. */
-	ask->undo_tsval = alttcp_tsval(ask);
+	ask->undo_tsval = alttcp_undo_first_resend(sk);
 	ask->undo_retrans = -1;
 	ask->prior_cwnd = ask->cwnd;
 	ask->prior_ssthresh = ask->ssthresh;
