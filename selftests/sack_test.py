@@ -686,6 +686,20 @@ def acknowledge(c, rx, segs):
     return held, t0
 
 
+def lose_segment_2(c, rx, segs):
+    """The first flight arrives without its 2nd segment, acknowledged as
+    rx does; a must resend that segment, once. Returns what a sent
+    meanwhile, as acknowledge() does."""
+    held, _ = acknowledge(c, rx, segs[:1] + segs[2:])
+    if not held:
+        s = c.expect(lambda s: s.load, lib.scaled(3))
+        lib.check(s is not None, "segment 2 not resent")
+        held = [(c.rel(s.seq), c.rel(s.seq) + len(s.load))]
+    lib.check_eq([h[:2] for h in held], [segs[1]],
+                 "segments resent (2, once)")
+    return held
+
+
 def recover(c, rx, limit, held=(), t0=None, quiet=0.5):
     """Acknowledges as rx each data segment a sent (held, then what
     comes) until all c.total bytes are, within limit seconds (scaled);
@@ -732,13 +746,7 @@ def case_sack_reneging():
     c, segs = sender()
     rx = Receiver()
     print("# segment 2 lost; the peer SACKs 3-10:")
-    held, _ = acknowledge(c, rx, segs[:1] + segs[2:])
-    if not held:
-        s = c.expect(lambda s: s.load, lib.scaled(3))
-        lib.check(s is not None, "segment 2 not resent")
-        held = [(c.rel(s.seq), c.rel(s.seq) + len(s.load))]
-    lib.check_eq([h[:2] for h in held], [segs[1]],
-                 "segments resent (2, once)")
+    lose_segment_2(c, rx, segs)
     # The peer has dropped what it SACKed: it acknowledges segment 2
     # alone, and reports no blocks any more.
     rx = Receiver(sack=False, nxt=segs[1][1])
@@ -847,13 +855,7 @@ def spurious_start(ts=True):
         # What a receiver echoes: the TSval of the last in-order segment.
         c.echo = c.first_ts[segs[0][0]]
     rx = Receiver()
-    held, _ = acknowledge(c, rx, segs[:1] + segs[2:])
-    if not held:
-        s = c.expect(lambda s: s.load, lib.scaled(3))
-        lib.check(s is not None, "segment 2 not resent")
-        held = [(c.rel(s.seq), c.rel(s.seq) + len(s.load))]
-    lib.check_eq([h[:2] for h in held], [segs[1]],
-                 "segments resent (2, once)")
+    lose_segment_2(c, rx, segs)
     info1 = tcp_info(c.app)
     print("# in recovery: %s" % show(info1))
     lib.check_eq(info1["ca_state"], TCP_CA_RECOVERY,
