@@ -6,7 +6,8 @@
  * with net.alttcp.congestion_control (Linux's names, "cubic" the default):
  *
  * - reno: RFC 5681 slow start (with RFC 3465's byte counting, L = 2) and
- *   congestion avoidance, half the flight on loss.
+ *   congestion avoidance, half cwnd on loss (Linux's, where RFC 5681
+ *   halves the flight).
  * - cubic: RFC 9438. After a loss cwnd follows W(t) = C (t - K)^3 + W_max
  *   (C = 0.4 segments/s^3), where K is when it is back at W_max; it falls
  *   to beta = 0.7 of itself, with fast convergence, and never grows
@@ -258,7 +259,7 @@ void alttcp_cong_on_ack(struct sock *sk, u32 acked, bool limited)
 
 /*
  * A loss (three duplicate ACKs or a timeout): the new ssthresh. Reno
- * halves the flight (RFC 5681 (4)); CUBIC keeps beta of cwnd and
+ * halves cwnd, as Linux; CUBIC keeps beta of cwnd and
  * remembers where it was, lower still when it had not got back there
  * since the last loss (fast convergence, RFC 9438 4.7), as Linux's.
  */
@@ -266,11 +267,11 @@ u32 alttcp_cong_ssthresh(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct alttcp_cubic *c = &ask->cubic;
-	u32 flight = ask->snd_max - ask->snd_una;
 
 	c->hystart = ALTTCP_HSPP_DONE;
+	/* cwnd only grew while the sender used it (RFC 7661). */
 	if (ask->ca != ALTTCP_CA_CUBIC)
-		return max_t(u32, flight / 2, 2 * ask->mss);
+		return max_t(u32, ask->cwnd / 2, 2 * ask->mss);
 	c->epoch_ms = 0;
 	c->acc = 0;
 	if (ask->cwnd < c->w_max)

@@ -6,7 +6,7 @@
  * and only the RTO, 200 ms at least, would find them. On a SACK
  * connection out of recovery, a probe timeout (PTO) of two smoothed RTTs
  * (plus Linux's 200 ms allowance for a delayed ACK when one segment is
- * out, and never past the RTO) sends one segment: new data if the peer's
+ * out; at the RTO's time instead, if that is sooner) sends one segment: new data if the peer's
  * window takes it, else the last segment sent, again. Its ACK brings the
  * SACK information that starts recovery. One probe at a time: when an
  * ACK passes the probe's end without a D-SACK for a resent probe, the
@@ -65,10 +65,13 @@ void alttcp_tlp_schedule(struct sock *sk)
 
 		rto_left_ms = left > 0 ? left : 0;
 	}
-	/* The RTO comes first anyway: no probe. */
+	/* Never later than the RTO would come, and then in its place: the
+	 * RTO counts again from the probe (Linux's one xmit timer).
+	 */
 	if (pto_ms >= rto_left_ms) {
-		alttcp_timer_clear(sk, ALTTCP_TIMER_LOSS_PROBE);
-		return;
+		pto_ms = max(rto_left_ms, 1U);
+		alttcp_timer_arm(sk, ALTTCP_TIMER_RETRANS,
+				 pto_ms + ask->rto_ms);
 	}
 	alttcp_timer_arm(sk, ALTTCP_TIMER_LOSS_PROBE, pto_ms);
 }
