@@ -155,16 +155,21 @@ void alttcp_rtt_sample(struct sock *sk, u32 rtt_us)
 }
 
 /* RTO from SRTT and RTTVAR, without backoff; the initial 1 s before any
- * sample.
+ * sample. rto_min bounds the variance term, as in Linux's tcp_set_rto()
+ * (RFC 6298's K * RTTVAR with Linux's floor), not the sum: a path with
+ * a long SRTT still gets rto_min of slack.
  */
 void alttcp_rto_restore(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 min_ms = alttcp_param(sock_net(sk), rto_min_ms);
 	u32 rto = ALTTCP_RTO_INIT_MS;
 
 	if (ask->srtt_us)
-		rto = (ask->srtt_us + max(1000U, 4 * ask->rttvar_us)) / 1000;
-	ask->rto_ms = clamp(rto, alttcp_param(sock_net(sk), rto_min_ms),
+		rto = (ask->srtt_us +
+		       max(min_ms * USEC_PER_MSEC, 4 * ask->rttvar_us)) /
+		      USEC_PER_MSEC;
+	ask->rto_ms = clamp(rto, min_ms,
 			    alttcp_param(sock_net(sk), rto_max_ms));
 }
 

@@ -29,8 +29,11 @@
 static bool alttcp_tlp_allowed(const struct sock *sk)
 {
 	const struct alttcp_sock *ask = alttcp_sk(sk);
+	int early = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_early_retrans);
 
-	return ask->sack_ok && !ask->in_recovery && !ask->in_loss &&
+	/* net.ipv4.tcp_early_retrans 3 and 4 enable probes, in Linux too. */
+	return (early == 3 || early == 4) &&
+	       ask->sack_ok && !ask->in_recovery && !ask->in_loss &&
 	       !ask->retransmits && ask->snd_una != ask->snd_nxt &&
 	       !ask->tlp_out &&
 	       ((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT |
