@@ -19,7 +19,7 @@
 #include "alttcp.h"
 
 #define ALTTCP_ROW_FMT \
-	"%6u %-21s %-21s %-12s %10u %10u %10u %8u %8u %8u %7u %7u %7u %-10s %8u %8u %8u %5u %8lu\n"
+	"%6u %-21s %-21s %-12s %10u %10u %10u %8u %8u %8u %7u %7u %7u %-10s %8u %8u %8u %5u %8lu %-8s %10d %10u %8u %11u %10u\n"
 
 static const char *const alttcp_state_names[] = {
 	[TCP_ESTABLISHED] = "ESTABLISHED",
@@ -249,9 +249,49 @@ static bool alttcp_proc_shows_seq(struct seq_file *seq, kuid_t owner)
 			       CAP_NET_ADMIN);
 }
 
+/*
+ * The loss-recovery columns: congestion state as TCP_INFO's
+ * tcpi_ca_state (info.c), ssthresh in bytes (-1 until the first
+ * reduction, as /proc/net/tcp), the scoreboard in segments of the
+ * current MSS as TCP_INFO's, and the reordering degree. A listener,
+ * request or TIME_WAIT entry has none: "-" and zeros.
+ */
+struct alttcp_proc_recovery {
+	const char *ca_state;
+	int ssthresh;
+	u32 sacked, lost, retrans, reordering;
+};
+
+static const struct alttcp_proc_recovery alttcp_proc_no_recovery = {
+	.ca_state = "-",
+};
+
+static void alttcp_proc_recovery(struct alttcp_sock *ask,
+				 struct alttcp_proc_recovery *r)
+{
+	u32 ssthresh = READ_ONCE(ask->ssthresh);
+	u32 mss = READ_ONCE(ask->mss);
+
+	if (READ_ONCE(ask->in_recovery))
+		r->ca_state = "recovery";
+	else if (ask->in_loss || READ_ONCE(ask->retransmits))
+		r->ca_state = "loss";
+	else
+		r->ca_state = "open";
+	r->ssthresh = ssthresh == U32_MAX ? -1 :
+		      min_t(u32, ssthresh, INT_MAX);
+	if (mss) {
+		r->sacked = DIV_ROUND_UP(READ_ONCE(ask->sacked_out), mss);
+		r->lost = DIV_ROUND_UP(READ_ONCE(ask->lost_out), mss);
+		r->retrans = DIV_ROUND_UP(READ_ONCE(ask->retrans_out), mss);
+	}
+	r->reordering = READ_ONCE(ask->reordering);
+}
+
 static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
 			     unsigned int slot)
 {
+	struct alttcp_proc_recovery rec = alttcp_proc_no_recovery;
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	struct inet_sock *inet = inet_sk(sk);
 	int state = inet_sk_state_load(sk);
@@ -273,6 +313,7 @@ static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
 	} else {
 		rxq = alttcp_unread(sk);
 		txq = READ_ONCE(ask->write_seq) - READ_ONCE(ask->snd_una);
+		alttcp_proc_recovery(ask, &rec);
 	}
 	shown = alttcp_proc_shows_seq(seq, uid);
 	seq_printf(seq, ALTTCP_ROW_FMT, slot, local, remote,
@@ -281,7 +322,9 @@ static void alttcp_show_sock(struct seq_file *seq, struct sock *sk,
 		   ask->snd_wnd, ask->rcv_wnd, ask->cwnd,
 		   ask->srtt_us / 1000, ask->rto_ms, ask->retransmits,
 		   alttcp_timer_names[timer], timer_ms, txq, rxq,
-		   from_kuid_munged(seq_user_ns(seq), uid), sock_i_ino(sk));
+		   from_kuid_munged(seq_user_ns(seq), uid), sock_i_ino(sk),
+		   rec.ca_state, rec.ssthresh, rec.sacked, rec.lost,
+		   rec.retrans, rec.reordering);
 }
 
 static void alttcp_show_tw(struct seq_file *seq, struct alttcp_tw *tw,
@@ -299,7 +342,8 @@ static void alttcp_show_tw(struct seq_file *seq, struct alttcp_tw *tw,
 		   shown ? tw->rcv_nxt : 0, 0,
 		   (u32)tw->rcv_wnd << tw->rcv_wscale, 0,
 		   0, 0, 0, "time_wait", alttcp_tw_remaining_ms(tw), 0, 0,
-		   from_kuid_munged(seq_user_ns(seq), tw->uid), 0UL);
+		   from_kuid_munged(seq_user_ns(seq), tw->uid), 0UL,
+		   "-", 0, 0, 0, 0, 0);
 }
 
 /* A request entry (request.c): SYN-RECEIVED, its SYN-ACK timer. */
@@ -320,7 +364,8 @@ static void alttcp_show_req(struct seq_file *seq, struct alttcp_request *req,
 		   shown ? req->irs + 1 : 0, 0, req->rcv_wnd, 0,
 		   0, alttcp_request_rto_ms(req), READ_ONCE(req->retransmits),
 		   "retransmit", (u32)max_t(s64, left, 0), 0, 0,
-		   from_kuid_munged(seq_user_ns(seq), req->uid), 0UL);
+		   from_kuid_munged(seq_user_ns(seq), req->uid), 0UL,
+		   "-", 0, 0, 0, 0, 0);
 }
 
 static int alttcp_seq_show(struct seq_file *seq, void *v)
@@ -329,11 +374,13 @@ static int alttcp_seq_show(struct seq_file *seq, void *v)
 	unsigned int slot;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_printf(seq, "%6s %-21s %-21s %-12s %10s %10s %10s %8s %8s %8s %7s %7s %7s %-10s %8s %8s %8s %5s %8s\n",
+		seq_printf(seq, "%6s %-21s %-21s %-12s %10s %10s %10s %8s %8s %8s %7s %7s %7s %-10s %8s %8s %8s %5s %8s %-8s %10s %10s %8s %11s %10s\n",
 			   "sl", "local_address", "remote_address", "state",
 			   "snd_una", "snd_nxt", "rcv_nxt", "snd_wnd", "rcv_wnd",
 			   "cwnd", "srtt_ms", "rto_ms", "retrans", "timer",
-			   "timer_ms", "tx_queue", "rx_queue", "uid", "inode");
+			   "timer_ms", "tx_queue", "rx_queue", "uid", "inode",
+			   "ca_state", "ssthresh", "sacked_out", "lost_out",
+			   "retrans_out", "reordering");
 		return 0;
 	}
 	slot = seq->index - 1;

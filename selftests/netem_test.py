@@ -271,7 +271,8 @@ def linux_rows(ns):
 
 SNAP_COLS = ("state", "snd_una", "snd_nxt", "snd_wnd", "rcv_wnd", "cwnd",
              "ssthresh", "srtt_ms", "rto_ms", "retrans", "timer", "timer_ms",
-             "tx_queue", "rx_queue")
+             "tx_queue", "rx_queue", "ca_state", "sacked_out", "lost_out",
+             "retrans_out", "reordering")
 
 
 class Monitor:

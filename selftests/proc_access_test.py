@@ -88,7 +88,9 @@ def owner_and_admin_only():
               "the owner does not see its own sequence numbers")
     lib.check_eq(seqs(srv_nobody[0]), [0, 0, 0],
                  "sequence numbers of root's connection shown to nobody")
-    for k in ("state", "snd_wnd", "rcv_wnd", "uid", "inode"):
+    for k in ("state", "snd_wnd", "rcv_wnd", "uid", "inode", "ca_state",
+              "ssthresh", "sacked_out", "lost_out", "retrans_out",
+              "reordering"):
         lib.check_eq(srv_nobody[0][k], srv_root[0][k],
                      "%s as nobody sees it" % k)
 

@@ -5,8 +5,9 @@
 About 5 500 alttcp connections over loopback (both ends alttcp, so two
 rows each) and 1 000 TIME_WAIT entries are made in a namespace of their
 own, and the file is read in several ways: every entry must appear
-exactly once with the state it has, the header first, sl numbering the
-rows from 0, every row laid out with proc.c's fixed column widths, and a
+exactly once with the state it has (and ca_state "open" for a
+connection, "-" for a listener or TIME_WAIT entry), the header first, sl
+numbering the rows from 0, every row laid out with proc.c's fixed column widths, and a
 read must finish within a bound, whether it resumes every 4 KiB (dd
 bs=4096), every 100 bytes or at the kernel's own buffer size.
 
@@ -38,14 +39,16 @@ CHURN_PORT = 9250
 READ_BOUND = 3.0        # seconds for one complete read (TCG: ~0.5)
 CHURN_SECS = 15
 
-# proc.c's ALTTCP_ROW_FMT: the first 19 columns and their widths, '-'
-# for the left-aligned ones. A row is exactly these fields so printed.
+# proc.c's ALTTCP_ROW_FMT: the columns and their widths, '-' for the
+# left-aligned ones. A row is exactly these fields so printed.
 COLUMNS = (("sl", 6), ("local_address", -21), ("remote_address", -21),
            ("state", -12), ("snd_una", 10), ("snd_nxt", 10),
            ("rcv_nxt", 10), ("snd_wnd", 8), ("rcv_wnd", 8), ("cwnd", 8),
            ("srtt_ms", 7), ("rto_ms", 7), ("retrans", 7), ("timer", -10),
            ("timer_ms", 8), ("tx_queue", 8), ("rx_queue", 8), ("uid", 5),
-           ("inode", 8))
+           ("inode", 8), ("ca_state", -8), ("ssthresh", 10),
+           ("sacked_out", 10), ("lost_out", 8), ("retrans_out", 11),
+           ("reordering", 10))
 FMT = " ".join("%%%ds" % w for _, w in COLUMNS)
 NAMES = tuple(n for n, _ in COLUMNS)
 STATES = {"LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
@@ -53,6 +56,7 @@ STATES = {"LISTEN", "SYN_SENT", "SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1",
           "CLOSED"}
 TIMERS = {"-", "retransmit", "persist", "delack", "keepalive", "fin_wait2",
           "time_wait", "synack", "loss_probe", "reorder"}
+CA_STATES = {"-", "open", "recovery", "loss"}
 
 if not lib.IS_ALTTCP:
     print("TAP version 13")
@@ -60,9 +64,11 @@ if not lib.IS_ALTTCP:
     sys.exit(lib.KSFT_SKIP)
 
 
+# ssthresh is -1 until a connection's first reduction.
 NUMBERS = operator.itemgetter(*(i for i, n in enumerate(NAMES) if n not in
                                  ("local_address", "remote_address", "state",
-                                  "timer")))
+                                  "timer", "ca_state", "ssthresh")))
+COL = {n: i for i, n in enumerate(NAMES)}
 ADDRS_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}:\d{1,5} "
                       r"\d{1,3}(\.\d{1,3}){3}:\d{1,5}$")
 
@@ -85,7 +91,9 @@ def parse(data, misaligned=None):
         f = line.split()
         if len(f) != ncols or f[0] != str(i) or f[3] not in STATES or \
            f[13] not in TIMERS or not ADDRS_RE.match(f[1] + " " + f[2]) or \
-           not "".join(NUMBERS(f)).isdigit():
+           not "".join(NUMBERS(f)).isdigit() or \
+           f[COL["ca_state"]] not in CA_STATES or \
+           not f[COL["ssthresh"]].lstrip("-").isdigit():
             raise AssertionError("row %d malformed (%d columns, header "
                                  "%d):\n%r\n%r" % (i, len(f), ncols,
                                                     lines[0], line))
@@ -96,7 +104,7 @@ def parse(data, misaligned=None):
             misaligned.append(line)
         rows.append({"sl": f[0], "key": (f[1], f[2]), "local_address": f[1],
                      "remote_address": f[2], "state": f[3], "timer": f[13],
-                     "inode": f[18]})
+                     "inode": f[18], "ca_state": f[COL["ca_state"]]})
     return rows
 
 
@@ -259,10 +267,15 @@ def diff(rows, expect, extra_ok=lambda r: False):
             states.setdefault(k, []).append("sl %s %s" % (r["sl"],
                                                           r["state"]))
             state, inode = expect[k]
-            if r["state"] != state or r["inode"] != inode:
-                bad.append("%s %s: %s inode %s, want %s inode %s" %
-                           (k[0], k[1], r["state"], r["inode"], state,
-                            inode))
+            # Idle connections over loopback lose nothing; listeners and
+            # TIME_WAIT entries have no loss-recovery state.
+            ca = "-" if state in ("LISTEN", "TIME_WAIT") else "open"
+            if r["state"] != state or r["inode"] != inode or \
+               r["ca_state"] != ca:
+                bad.append("%s %s: %s inode %s ca_state %s, want %s inode "
+                           "%s ca_state %s" %
+                           (k[0], k[1], r["state"], r["inode"],
+                            r["ca_state"], state, inode, ca))
         elif not extra_ok(r):
             bad.append("unexpected row: sl %s %s %s %s" %
                        (r["sl"], k[0], k[1], r["state"]))

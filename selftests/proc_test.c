@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /proc/net/alttcp: present in every network namespace, with its header.
+ * /proc/net/alttcp: present in every network namespace, with its header;
+ * the loss-recovery columns of a listener and of an idle connection.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -22,7 +27,8 @@ static const char *const columns[] = {
 	"sl", "local_address", "remote_address", "state", "snd_una",
 	"snd_nxt", "rcv_nxt", "snd_wnd", "rcv_wnd", "cwnd", "srtt_ms",
 	"rto_ms", "retrans", "timer", "timer_ms", "tx_queue", "rx_queue",
-	"uid", "inode",
+	"uid", "inode", "ca_state", "ssthresh", "sacked_out", "lost_out",
+	"retrans_out", "reordering",
 };
 
 /* Reads the header line; returns the number of lines in the file. */
@@ -111,6 +117,107 @@ TEST(own_entry_per_netns)
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_NE(outer.st_ino, inner.st_ino);
+}
+
+/* Brings lo up in a fresh network namespace for this test alone. */
+static int fresh_netns(void)
+{
+	struct ifreq ifr = {};
+	int fd, ret;
+
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return -1;
+	strcpy(ifr.ifr_name, "lo");
+	ret = ioctl(fd, SIOCGIFFLAGS, &ifr);
+	if (!ret) {
+		ifr.ifr_flags |= IFF_UP;
+		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return ret;
+}
+
+/*
+ * The loss-recovery columns (the last six) of the row with this local
+ * address and state, joined by single spaces; empty when there is no
+ * such row.
+ */
+static void recovery_cols(const char *local, const char *state,
+			  char *out, size_t len)
+{
+	char line[512], *tok[ARRAY_SIZE(columns)], *t, *save;
+	FILE *f = fopen(PROC_CONNS, "r");
+	unsigned int n;
+
+	snprintf(out, len, "%s", "");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		n = 0;
+		for (t = strtok_r(line, "\n ", &save); t;
+		     t = strtok_r(NULL, "\n ", &save)) {
+			if (n == ARRAY_SIZE(tok))
+				break;
+			tok[n++] = t;
+		}
+		if (t || n != ARRAY_SIZE(tok) || strcmp(tok[1], local) ||
+		    strcmp(tok[3], state))
+			continue;
+		snprintf(out, len, "%s %s %s %s %s %s", tok[n - 6],
+			 tok[n - 5], tok[n - 4], tok[n - 3], tok[n - 2],
+			 tok[n - 1]);
+		break;
+	}
+	fclose(f);
+}
+
+/*
+ * A listener has no loss-recovery state ("-", zeros); an idle connection
+ * is open, with no ssthresh yet (-1), an empty scoreboard and the
+ * namespace's tcp_reordering.
+ */
+TEST(recovery_columns)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	char addr[32], got[128], want[128];
+	socklen_t alen = sizeof(sin);
+	int lsk, cli, srv, reord = 0;
+	FILE *f;
+
+	ASSERT_EQ(0, fresh_netns());
+	f = fopen("/proc/sys/net/ipv4/tcp_reordering", "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%d", &reord));
+	fclose(f);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lsk = socket(AF_INET, SOCK_STREAM, IPPROTO_ALTTCP);
+	ASSERT_LE(0, lsk);
+	ASSERT_EQ(0, bind(lsk, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, listen(lsk, 1));
+	ASSERT_EQ(0, getsockname(lsk, (struct sockaddr *)&sin, &alen));
+	cli = socket(AF_INET, SOCK_STREAM, IPPROTO_ALTTCP);
+	ASSERT_LE(0, cli);
+	ASSERT_EQ(0, connect(cli, (struct sockaddr *)&sin, sizeof(sin)));
+	srv = accept(lsk, NULL, NULL);
+	ASSERT_LE(0, srv);
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sin.sin_port));
+	recovery_cols(addr, "LISTEN", got, sizeof(got));
+	EXPECT_STREQ("- 0 0 0 0 0", got);
+	snprintf(want, sizeof(want), "open -1 0 0 0 %d", reord);
+	recovery_cols(addr, "ESTABLISHED", got, sizeof(got));
+	EXPECT_STREQ(want, got);
+	alen = sizeof(sin);
+	ASSERT_EQ(0, getsockname(cli, (struct sockaddr *)&sin, &alen));
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sin.sin_port));
+	recovery_cols(addr, "ESTABLISHED", got, sizeof(got));
+	EXPECT_STREQ(want, got);
+	close(srv);
+	close(cli);
+	close(lsk);
 }
 
 TEST_HARNESS_MAIN

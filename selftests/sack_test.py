@@ -90,6 +90,13 @@ genuine_loss_keeps_reduction: only the resent copy arrives, and the
   7), 5 to 6 with reno; 200 ms later the sender is in Open with that
   ssthresh, cwnd no more than one above it, and no undo counter
   (TCPFullUndo, TCPPartialUndo, TCPDSACKUndo, TCPLossUndo) moved.
+scoreboard_in_proc: in that recovery TCP_INFO has the scoreboard in
+  segments: 8 SACKed, 1 lost, 1 resent (tcpi_sacked, tcpi_lost,
+  tcpi_retrans); with alttcp the connection's row of /proc/net/alttcp
+  shows the same: ca_state "recovery", ssthresh (bytes) over tcpi_snd_mss
+  as TCP_INFO's, sacked_out 8, lost_out 1, retrans_out 1 and
+  tcpi_reordering. When the resent 2nd is acknowledged, both show Open
+  and an empty scoreboard.
 tail_loss_probe: the peer sends the handshake's ACK, then an ACK for
   each of segments 1-8, TLP_RTT (50 ms) after what they answer, so
   SRTT is about that; the last two segments are lost. Nothing may come
@@ -773,13 +780,18 @@ UNDO = ("TCPFullUndo", "TCPPartialUndo", "TCPDSACKUndo", "TCPLossUndo")
 
 
 def tcp_info(sock):
-    """The fields of TCP_INFO these cases read (times in seconds)."""
+    """The fields of TCP_INFO these cases read (times in seconds; the
+    scoreboard, sacked, lost and retrans, in segments)."""
     raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
     rto, rtt = struct.unpack_from("I", raw, 8)[0], \
         struct.unpack_from("I", raw, 68)[0]
     ssthresh, cwnd = struct.unpack_from("II", raw, 76)
+    sacked, lost, retrans = struct.unpack_from("III", raw, 28)
     return {"ca_state": raw[1], "rto": rto / 1e6, "rtt": rtt / 1e6,
-            "ssthresh": ssthresh, "cwnd": cwnd}
+            "ssthresh": ssthresh, "cwnd": cwnd,
+            "snd_mss": struct.unpack_from("I", raw, 16)[0],
+            "sacked": sacked, "lost": lost, "retrans": retrans,
+            "reordering": struct.unpack_from("I", raw, 88)[0]}
 
 
 def show(info):
@@ -952,6 +964,58 @@ def case_genuine_loss_keeps_reduction():
     for n in UNDO:
         if delta[n] is not None:
             check_moved(delta, n, False)
+
+
+CA_NAMES = {TCP_CA_OPEN: "open", TCP_CA_RECOVERY: "recovery"}
+
+
+def proc_recovery(c, info):
+    """Checks the connection's row of /proc/net/alttcp against TCP_INFO
+    (read before it): congestion state, ssthresh, the scoreboard and the
+    reordering degree. Returns the row."""
+    lines = net.a.read("alttcp").splitlines()
+    names = lines[0].split()
+    mine = [ln for ln in lines[1:]
+            if ln.split()[2] == "%s:%d" % (B, c.sport)]
+    lib.check_eq(len(mine), 1, "rows of the connection")
+    print("# /proc/net/alttcp:\n# %s\n# %s" % (lines[0], mine[0]))
+    row = dict(zip(names, mine[0].split()))
+    cols = ("ca_state", "ssthresh", "sacked_out", "lost_out",
+            "retrans_out", "reordering")
+    got = [row.get(k) for k in cols]
+    # ssthresh: bytes in the row, -1 for none; segments in TCP_INFO.
+    if got[1] and got[1] != "-1":
+        got[1] = "%d MSS" % (int(got[1]) // info["snd_mss"])
+    want = [CA_NAMES.get(info["ca_state"]),
+            "-1" if info["ssthresh"] >= INFINITE_SSTHRESH else
+            "%d MSS" % info["ssthresh"]] + \
+        [str(info[k]) for k in ("sacked", "lost", "retrans", "reordering")]
+    lib.check_eq(got, want, "the row's %s against TCP_INFO" % " ".join(cols))
+    return row
+
+
+def case_scoreboard_in_proc():
+    c, segs, rx, info0, info1, ext0 = spurious_start()
+    info = tcp_info(c.app)
+    print("# scoreboard: sacked %d, lost %d, retrans %d, reordering %d" %
+          (info["sacked"], info["lost"], info["retrans"],
+           info["reordering"]))
+    # The 1st acknowledged, 3rd to 10th SACKed, the 2nd lost and resent.
+    lib.check_eq((info["ca_state"], info["sacked"], info["lost"],
+                  info["retrans"]), (TCP_CA_RECOVERY, 8, 1, 1),
+                 "TCP_INFO (ca_state, sacked, lost, retrans) in recovery")
+    if lib.IS_ALTTCP:
+        proc_recovery(c, info)
+    # The resent 2nd arrives: all acknowledged, recovery ends.
+    rx.add(*segs[1])
+    c.send(ack=rx.nxt, tsecr=c.tsvals[segs[1][0]])
+    info = wait_info(c, lambda i: i["ca_state"] == TCP_CA_OPEN)
+    print("# after: %s" % show(info))
+    lib.check_eq((info["ca_state"], info["sacked"], info["lost"],
+                  info["retrans"]), (TCP_CA_OPEN, 0, 0, 0),
+                 "TCP_INFO (ca_state, sacked, lost, retrans) after recovery")
+    if lib.IS_ALTTCP:
+        proc_recovery(c, info)
 
 
 # The tail-loss case's path: the peer answers each segment this long
@@ -1134,6 +1198,7 @@ lib.run_cases([
     ("undo_after_spurious_retransmit", case_undo_after_spurious_retransmit),
     ("dsack_undo", case_dsack_undo),
     ("genuine_loss_keeps_reduction", case_genuine_loss_keeps_reduction),
+    ("scoreboard_in_proc", case_scoreboard_in_proc),
     ("tail_loss_probe", case_tail_loss_probe),
     ("prr_sending_pattern", case_prr_sending_pattern),
 ], timeout=60)

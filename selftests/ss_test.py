@@ -16,8 +16,11 @@ which has sent a and received data) and one connection in TIME_WAIT
 - -n prints port numbers; without it, known ports by their names;
 - -i: for each connection, rto, rtt, cwnd, both windows, retrans and the
   sequence variables equal its row of /proc/net/alttcp, read just
-  before and after (the connections are idle: they must not move); -o:
-  the TIME_WAIT row's timer;
+  before and after (the connections are idle: they must not move), and
+  so do ssthresh, retrans_out, lost, sacked, reordering and ca_state,
+  shown only where not the default (-1, 0, 3, open); -o: the TIME_WAIT
+  row's timer;
+- -i of a made-up row in recovery: ss's keys in ss's order;
 - --watch 0.1 --count 2: two pictures; a bad filter: exit status 2;
 - run as a program (once: each start of python takes seconds in the
   VM; the other cases call its main() in this process, in a).
@@ -172,6 +175,13 @@ INFO_KEYS = {"rto": "rto_ms", "rtt": "srtt_ms", "cwnd": "cwnd",
              "snd_wnd": "snd_wnd", "rcv_wnd": "rcv_wnd",
              "retrans": "retrans", "snd_una": "snd_una",
              "snd_nxt": "snd_nxt", "rcv_nxt": "rcv_nxt"}
+# -i's loss-recovery keys, shown only where the column is not its
+# default (the value here).
+INFO_RECOVERY = {"ssthresh": ("ssthresh", "-1"),
+                 "retrans_out": ("retrans_out", "0"),
+                 "lost": ("lost_out", "0"), "sacked": ("sacked_out", "0"),
+                 "reordering": ("reordering", "3"),
+                 "ca_state": ("ca_state", "open")}
 
 
 def info_matches_proc():
@@ -187,6 +197,9 @@ def info_matches_proc():
         for k, col in INFO_KEYS.items():
             lib.check_eq(got[k], before[remote][col],
                          "%s of %s (-i vs /proc/net/alttcp)" % (k, remote))
+        for k, (col, default) in INFO_RECOVERY.items():
+            lib.check_eq(got.get(k, default), before[remote][col],
+                         "%s of %s (-i vs /proc/net/alttcp)" % (k, remote))
         lib.check_eq([after[remote][c] for c in INFO_KEYS.values()],
                      [before[remote][c] for c in INFO_KEYS.values()],
                      "%s's numbers read twice (idle: no change)" % remote)
@@ -199,6 +212,27 @@ def info_matches_proc():
     lib.check_eq(len(tw), 1, "TIME-WAIT rows")
     lib.check(re.search(r" timer:\(timewait,[0-9.]+(ms|sec|min),0\)$", tw[0]),
               "-o on TIME-WAIT: %r" % tw[0])
+
+
+def info_in_recovery():
+    """-i of a row in SACK recovery (made up: the connections here lose
+    nothing), and of one in Open: ss's keys where not the default."""
+    row = {"rto_ms": "300", "srtt_ms": "20", "cwnd": "14000",
+           "snd_wnd": "65000", "rcv_wnd": "64000", "retrans": "0",
+           "snd_una": "1", "snd_nxt": "20001", "rcv_nxt": "7",
+           "ca_state": "recovery", "ssthresh": "14000", "sacked_out": "8",
+           "lost_out": "2", "retrans_out": "1", "reordering": "5"}
+    lib.check_eq(alttcp_ss.info_line(row),
+                 "rto:300 rtt:20 cwnd:14000 ssthresh:14000 snd_wnd:65000 "
+                 "rcv_wnd:64000 unacked:20000 retrans:0 retrans_out:1 "
+                 "lost:2 sacked:8 reordering:5 ca_state:recovery "
+                 "snd_una:1 snd_nxt:20001 rcv_nxt:7", "-i in recovery")
+    row.update(ca_state="open", ssthresh="-1", sacked_out="0",
+               lost_out="0", retrans_out="0", reordering="3")
+    lib.check_eq(alttcp_ss.info_line(row),
+                 "rto:300 rtt:20 cwnd:14000 snd_wnd:65000 rcv_wnd:64000 "
+                 "unacked:20000 retrans:0 snd_una:1 snd_nxt:20001 rcv_nxt:7",
+                 "-i in Open")
 
 
 def watch_and_errors():
@@ -224,6 +258,7 @@ lib.run_cases([
     ("filters", filters),
     ("names", names),
     ("info_matches_proc", info_matches_proc),
+    ("info_in_recovery", info_in_recovery),
     ("watch_and_errors", watch_and_errors),
     ("as_a_program", as_a_program),
 ])
