@@ -30,7 +30,7 @@ KSFT_OUT := $(BUILD)/selftests
 KSFT_INSTALL := $(BUILD)/kselftest
 SELFTEST_MAKE = $(MAKE) -C $(ROOT)/selftests KSFT_DIR=$(KSFT) OUTPUT=$(KSFT_OUT)
 SOURCES = $(filter-out %.mod.c,$(wildcard $(ROOT)/module/*.[ch])) $(ROOT)/include/uapi/linux/alttcp.h \
-	  $(wildcard $(ROOT)/selftests/*.c) $(ROOT)/scripts/alttcpize.c
+	  $(wildcard $(ROOT)/selftests/*.[ch]) $(ROOT)/scripts/alttcpize.c
 # The LD_PRELOAD library of scripts/alttcpize.
 ALTTCPIZE := $(BUILD)/alttcpize/libalttcpize.so
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(ROOT)/dkms.conf)

@@ -34,6 +34,7 @@
 #include <linux/alttcp.h>
 
 #include "kselftest_harness.h"
+#include "netns_util.h"
 
 static int test_proto(void)
 {
@@ -154,27 +155,6 @@ static short poll1(int fd, short events, int timeout_ms)
 	if (poll(&p, 1, timeout_ms) < 0)
 		return -1;
 	return p.revents;
-}
-
-/* Brings lo up in a fresh network namespace for this test alone. */
-static int fresh_netns(void)
-{
-	struct ifreq ifr = {};
-	int fd, ret;
-
-	if (unshare(CLONE_NEWNET))
-		return -1;
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0)
-		return -1;
-	strcpy(ifr.ifr_name, "lo");
-	ret = ioctl(fd, SIOCGIFFLAGS, &ifr);
-	if (!ret) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return ret;
 }
 
 /*

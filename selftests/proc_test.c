@@ -20,6 +20,7 @@
 #include <linux/alttcp.h>
 
 #include "kselftest_harness.h"
+#include "netns_util.h"
 
 #define PROC_CONNS "/proc/self/net/alttcp"
 
@@ -117,27 +118,6 @@ TEST(own_entry_per_netns)
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_NE(outer.st_ino, inner.st_ino);
-}
-
-/* Brings lo up in a fresh network namespace for this test alone. */
-static int fresh_netns(void)
-{
-	struct ifreq ifr = {};
-	int fd, ret;
-
-	if (unshare(CLONE_NEWNET))
-		return -1;
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0)
-		return -1;
-	strcpy(ifr.ifr_name, "lo");
-	ret = ioctl(fd, SIOCGIFFLAGS, &ifr);
-	if (!ret) {
-		ifr.ifr_flags |= IFF_UP;
-		ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return ret;
 }
 
 /*
