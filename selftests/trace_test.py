@@ -200,14 +200,18 @@ def retransmit_of_dropped_segment():
     seq = int(row[0]["snd_nxt"])
     trace.clear()
     # Data segments (200 bytes) from the server are lost until one has
-    # been retransmitted; ACKs and the handshake are small and pass.
+    # been retransmitted; ACKs and the handshake are small and pass. No
+    # tail loss probe (net.ipv4.tcp_early_retrans 0): the RTO's
+    # retransmission is the one traced.
     net.b.nft("input", "ip saddr %s tcp sport %d ip length > 100 drop" %
               (A, port))
+    net.a.run("sysctl", "-qw", "net.ipv4.tcp_early_retrans=0")
     try:
         srv.sendall(b"r" * 200)
         ev = wait_for(lambda e: of(e, tup, "alttcp_retransmit"))
     finally:
         net.b.nft_flush()
+        net.a.run("sysctl", "-qw", "net.ipv4.tcp_early_retrans=3")
     got = b""
     while len(got) < 200:
         got += cli.recv(200)
