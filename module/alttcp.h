@@ -27,6 +27,7 @@
 #include <linux/rbtree.h>
 #include <linux/skbuff.h>
 #include <linux/types.h>
+#include <linux/tcp.h>
 #include <net/inet_sock.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
@@ -433,7 +434,11 @@ struct alttcp_sock {
 	u32 rack_rtt_us;	/* and the round trip its delivery took */
 	u32 rack_min_rtt_us;	/* the least RTT sample, 0: none yet */
 	u8 rack_advanced:1,	/* a newer delivery, not yet looked at */
-	   rack_reord:1;	/* reordering was seen */
+	   rack_reord:1,	/* reordering was seen */
+	   rack_dsack_seen:1,	/* a D-SACK since the window was judged */
+	   rack_reo_persist:5;	/* recoveries the widened window lasts */
+	u8 rack_reo_extra;	/* steps the window was widened by */
+	u32 rack_reo_stamp_us;	/* when it last was */
 
 	/* delivery rate (rate.c) */
 	u64 delivered;		/* bytes the peer got, each once */
@@ -751,6 +756,23 @@ void alttcp_undo_dsack(struct sock *sk, u32 start, u32 end);
 void alttcp_reorder_seen(struct sock *sk, u32 low_seq, bool ts);
 bool alttcp_undo_on_ack(struct sock *sk, const struct alttcp_skb_cb *cb,
 			u32 acked, u32 prior_una);
+
+/*
+ * The congestion state as Linux names it (TCP_INFO, /proc/net/alttcp):
+ * Disorder while SACKed, lost or resent data is out of recovery.
+ * Lockless readers get a snapshot.
+ */
+static inline u8 alttcp_ca_state(const struct alttcp_sock *ask)
+{
+	if (READ_ONCE(ask->in_recovery))
+		return TCP_CA_Recovery;
+	if (ask->in_loss || READ_ONCE(ask->retransmits))
+		return TCP_CA_Loss;
+	if (READ_ONCE(ask->sacked_out) || READ_ONCE(ask->lost_out) ||
+	    READ_ONCE(ask->retrans_out))
+		return TCP_CA_Disorder;
+	return TCP_CA_Open;
+}
 
 /* rack.c */
 bool alttcp_rack_enabled(const struct sock *sk);

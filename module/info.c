@@ -26,9 +26,7 @@ static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 		info->tcpi_sacked = READ_ONCE(sk->sk_max_ack_backlog);
 		return;
 	}
-	info->tcpi_ca_state = ask->in_recovery ? TCP_CA_Recovery :
-			      ask->retransmits || ask->in_loss ? TCP_CA_Loss :
-			      TCP_CA_Open;
+	info->tcpi_ca_state = alttcp_ca_state(ask);
 	info->tcpi_retransmits = ask->retransmits;
 	info->tcpi_probes = ask->ka_probes;
 	info->tcpi_backoff = ask->backoff;

@@ -272,12 +272,13 @@ static void alttcp_proc_recovery(struct alttcp_sock *ask,
 	u32 ssthresh = READ_ONCE(ask->ssthresh);
 	u32 mss = READ_ONCE(ask->mss);
 
-	if (READ_ONCE(ask->in_recovery))
-		r->ca_state = "recovery";
-	else if (ask->in_loss || READ_ONCE(ask->retransmits))
-		r->ca_state = "loss";
-	else
-		r->ca_state = "open";
+	static const char * const names[] = {
+		[TCP_CA_Open] = "open", [TCP_CA_Disorder] = "disorder",
+		[TCP_CA_CWR] = "cwr", [TCP_CA_Recovery] = "recovery",
+		[TCP_CA_Loss] = "loss",
+	};
+
+	r->ca_state = names[alttcp_ca_state(ask)];
 	r->ssthresh = ssthresh == U32_MAX ? -1 :
 		      min_t(u32, ssthresh, INT_MAX);
 	if (mss) {

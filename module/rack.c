@@ -11,9 +11,11 @@
  * finds a lost retransmission (which duplicate ACKs never can), and a
  * loss with fewer than DupThresh segments behind it once the window has
  * passed; the reorder timer waits out that window when no ACK comes.
- * The window is a quarter of the minimum RTT, capped at SRTT; none in
- * recovery or with DupThresh segments SACKed until reordering was seen
- * (undo.c), as Linux's tcp_rack_reo_wnd().
+ * The window is a quarter of the minimum RTT (more after D-SACKs),
+ * capped at SRTT; none in recovery or with DupThresh segments SACKed
+ * until reordering was seen (undo.c), as Linux's tcp_rack_reo_wnd().
+ * When RACK is on it is the only loss detection: sack.c's DupThresh
+ * rules (RFC 6675 IsLost) stand aside, as in Linux.
  *
  * All under the socket lock, from the ACK path and the timer.
  */
@@ -86,7 +88,39 @@ static u32 alttcp_rack_reo_wnd(const struct sock *sk)
 	    (ask->in_recovery || ask->in_loss ||
 	     ask->sacked_out >= ask->reordering * ask->mss))
 		return 0;
-	return min(ask->rack_min_rtt_us / 4, ask->srtt_us);
+	return min_t(u64, (u64)(ask->rack_min_rtt_us / 4) *
+		     (ask->rack_reo_extra + 1), ask->srtt_us);
+}
+
+/*
+ * A D-SACK may mean the window was shorter than the path's reordering:
+ * it widens by a quarter of the minimum RTT, at most once a round trip
+ * (a delivery sent since the last widening), and stays wide for
+ * ALTTCP_RACK_REO_PERSIST recoveries (RFC 8985 6.2 step 4, as Linux's
+ * tcp_rack_update_reo_wnd(); net.ipv4.tcp_recovery's second bit keeps
+ * it static).
+ */
+#define ALTTCP_RACK_REO_PERSIST	16
+
+static void alttcp_rack_update_reo_wnd(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if (READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_recovery) &
+	    TCP_RACK_STATIC_REO_WND)
+		return;
+	if (ask->rack_dsack_seen && ask->rack_reo_persist &&
+	    (s32)(ask->rack_xmit_us - ask->rack_reo_stamp_us) < 0)
+		ask->rack_dsack_seen = 0;	/* within a round trip */
+	if (ask->rack_dsack_seen) {
+		if (ask->rack_reo_extra < U8_MAX)
+			ask->rack_reo_extra++;
+		ask->rack_dsack_seen = 0;
+		ask->rack_reo_stamp_us = alttcp_now_us();
+		ask->rack_reo_persist = ALTTCP_RACK_REO_PERSIST;
+	} else if (!ask->rack_reo_persist) {
+		ask->rack_reo_extra = 0;
+	}
 }
 
 /*
@@ -141,7 +175,10 @@ void alttcp_rack_on_ack(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
-	if (!ask->rack_advanced || !alttcp_rack_enabled(sk))
+	if (!alttcp_rack_enabled(sk))
+		return;
+	alttcp_rack_update_reo_wnd(sk);
+	if (!ask->rack_advanced)
 		return;
 	ask->rack_advanced = 0;
 	/* Only data SACKed or lost can have older data still out. */

@@ -353,6 +353,7 @@ bool alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 		u32 dend = get_unaligned_be32(blocks + 4);
 
 		dsack = true;
+		ask->rack_dsack_seen = 1;
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DSACKRECV);
 		/* A resent tail loss probe is no retransmission of a
 		 * reduction's (tlp.c judges its D-SACK).
@@ -422,14 +423,17 @@ static void alttcp_sack_mark_head_lost(struct sock *sk)
 				      ALTTCP_SKB_LOST);
 }
 
-/* Fast recovery begins (RFC 6675 5, RFC 6937 3.1). Three duplicate
- * ACKs with little SACKed mean the oldest segment is lost.
+/* Fast recovery begins (RFC 6675 5, RFC 6937 3.1). Without RACK, three
+ * duplicate ACKs with little SACKed mean the oldest segment is lost.
  */
 static void alttcp_sack_enter_recovery(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
-	alttcp_sack_mark_head_lost(sk);
+	if (!alttcp_rack_enabled(sk))
+		alttcp_sack_mark_head_lost(sk);
+	if (ask->rack_reo_persist)
+		ask->rack_reo_persist--;
 	alttcp_undo_begin(sk);
 	ask->ssthresh = alttcp_cong_ssthresh(sk);
 	ask->recover = ask->snd_max;
@@ -492,15 +496,22 @@ void alttcp_sack_on_ack(struct sock *sk, u32 acked, u32 prior_sacked)
 		ask->cwnd = max_t(u32, ask->ssthresh, ask->mss);
 		ended = true;
 	}
-	alttcp_rack_on_ack(sk);
-	alttcp_sack_mark_lost(sk);
-	/* A partial ACK in recovery stops at a hole below SACKed data: lost
-	 * too (RFC 6675 NextSeg() rule 3, for the oldest hole).
+	/* With RACK only time finds losses (RFC 8985 6, Linux's
+	 * tcp_recovery 1); else RFC 6675's DupThresh.
 	 */
-	if (ask->in_recovery && acked && ask->sacked_out)
-		alttcp_sack_mark_head_lost(sk);
+	if (alttcp_rack_enabled(sk)) {
+		alttcp_rack_on_ack(sk);
+	} else {
+		alttcp_sack_mark_lost(sk);
+		/* A partial ACK in recovery stops at a hole below SACKed
+		 * data: lost too (RFC 6675 NextSeg() rule 3).
+		 */
+		if (ask->in_recovery && acked && ask->sacked_out)
+			alttcp_sack_mark_head_lost(sk);
+	}
 	if (!ask->in_recovery && seq_geq(ask->snd_una, ask->recover) &&
-	    (ask->lost_out || ask->dupacks >= ask->reordering))
+	    (ask->lost_out ||
+	     (!alttcp_rack_enabled(sk) && ask->dupacks >= ask->reordering)))
 		alttcp_sack_enter_recovery(sk);
 	if (ask->in_recovery)
 		alttcp_prr(sk, max_t(s64, delivered, 0));

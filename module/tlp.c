@@ -25,8 +25,12 @@
 /* Linux's TCP_TIMEOUT_INIT, before any RTT sample. */
 #define ALTTCP_TLP_NO_RTT_MS	1000
 
-/* Whether a probe may be scheduled now (Linux: state Open or CWR). */
-static bool alttcp_tlp_allowed(const struct sock *sk)
+/*
+ * Whether a probe may go now. One is armed only in Linux's states Open
+ * or CWR (scheduling: not with SACKed data out, Disorder), but once
+ * armed it may fire in Disorder, as Linux's does.
+ */
+static bool alttcp_tlp_allowed(const struct sock *sk, bool scheduling)
 {
 	const struct alttcp_sock *ask = alttcp_sk(sk);
 	int early = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_early_retrans);
@@ -34,6 +38,7 @@ static bool alttcp_tlp_allowed(const struct sock *sk)
 	/* net.ipv4.tcp_early_retrans 3 and 4 enable probes, in Linux too. */
 	return (early == 3 || early == 4) &&
 	       ask->sack_ok && !ask->in_recovery && !ask->in_loss &&
+	       !(scheduling && ask->sacked_out) &&
 	       !ask->retransmits && ask->snd_una != ask->snd_nxt &&
 	       !ask->tlp_out &&
 	       ((1 << sk->sk_state) & (TCPF_ESTABLISHED | TCPF_CLOSE_WAIT |
@@ -50,7 +55,7 @@ void alttcp_tlp_schedule(struct sock *sk)
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 pto_ms, rto_left_ms;
 
-	if (!alttcp_tlp_allowed(sk)) {
+	if (!alttcp_tlp_allowed(sk, true)) {
 		alttcp_timer_clear(sk, ALTTCP_TIMER_LOSS_PROBE);
 		return;
 	}
@@ -110,7 +115,7 @@ void alttcp_tlp_timer(struct sock *sk)
 	u32 prior_nxt = ask->snd_nxt, cwnd = ask->cwnd;
 	struct sk_buff *skb;
 
-	if (!alttcp_tlp_allowed(sk))
+	if (!alttcp_tlp_allowed(sk, false))
 		return;
 	/* New data first, one segment past cwnd (RFC 8985 7.3). */
 	skb = ask->send_head;

@@ -131,6 +131,26 @@ prr_sending_pattern: 48 segments to send. The peer acknowledges the
   cwnd (0.7 x 20 = 14 with cubic); and after the last SACK the pipe
   is ssthresh within one. Linux sends 3, 1, 1, 2, 1 while pipe is above
   ssthresh 14, then 0, 2, 2, 2, ending with 14 in flight.
+rack_lost_retransmission: 30 segments to send, the 2nd lost; the peer
+  acknowledges the first flight as in sender_retransmits_holes, then
+  drops the 2nd's retransmission too and acknowledges (SACKs) all else
+  a sends, at once. A segment sent after that retransmission arriving
+  shows it lost (RACK, RFC 8985 6.2: duplicate ACKs cannot): the 2nd
+  goes a third time, still in recovery (TCP_INFO ca_state 3, no
+  timeout: tcpi_retransmits 0), TCPLostRetransmit moves, no other
+  segment is resent and all is acknowledged.
+rack_time_based_tail: ten segments, the 9th lost: the peer acknowledges
+  the 1st to 8th, PACE apart, and SACKs the 10th. One segment SACKed
+  above the hole is fewer than DupThresh (3): only RACK's reorder timer
+  finds the loss, a reordering window (a quarter of the minimum RTT)
+  after the SACK. The 9th alone is resent, once, before the RTO, in
+  recovery (ca_state 3, tcpi_retransmits 0), and no loss probe is sent
+  (the reorder timer comes first). With the namespace's
+  net.ipv4.tcp_recovery=0 (no RACK) the same loss waits for the
+  retransmission timeout: at the 9th's resend ca_state is 4 (Loss);
+  before it only the probe armed at the 8th's ACK may go (the 10th
+  again, TCP_INFO's ca_state 1, Disorder, as with Linux: SACKed data is
+  out).
 """
 import contextlib
 import os
@@ -1187,6 +1207,121 @@ def case_prr_sending_pattern():
     out, done = recover(c, rx, 5, held)
     lib.check(done, "not all acknowledged")
 
+
+# -- 13-14: RACK --------------------------------------------------------------
+
+def resend_state(c, what):
+    """TCP_INFO's congestion state and RTO count when a resent segment
+    came, with the check that it came in recovery, not by a timeout."""
+    raw = c.app.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    state, retransmits = raw[1], raw[2]
+    print("# %s: ca_state %d, tcpi_retransmits %d" % (what, state,
+                                                      retransmits))
+    return state, retransmits
+
+
+def case_rack_lost_retransmission():
+    c, segs = sender(total=30)
+    ext0 = ext_counters()
+    rx = Receiver()
+    lost = segs[1]
+    print("# segment 2 lost; the peer answers the others:")
+    held, t0 = acknowledge(c, rx, segs[:1] + segs[2:])
+    end = time.monotonic() + lib.scaled(5)
+    copies, state, others = 0, None, []
+    while rx.nxt < c.total and time.monotonic() < end:
+        if held:
+            d = held.pop(0)[:2]
+        else:
+            s = c.expect(lambda s: s.load, end - time.monotonic())
+            if s is None:
+                break
+            d = (c.rel(s.seq), c.rel(s.seq) + len(s.load))
+        if d == lost:
+            copies += 1
+            if copies == 1:
+                print("# %d-%d resent: dropped again" % d)
+                continue
+            if copies == 2:
+                state = resend_state(c, "%d-%d resent again" % d)
+        elif d[1] <= rx.nxt or any(b[0] <= d[0] and d[1] <= b[1]
+                                   for b in rx.blocks):
+            others.append(d)
+        rx.add(*d)
+        rx.ack(c)
+    delta = moved(ext0, ("TCPLostRetransmit",))
+    print("# counters moved: %s" % delta)
+    lib.check(copies >= 2, "segment %d-%d resent %d times: its lost "
+              "retransmission never found" % (lost + (copies,)))
+    lib.check_eq(copies, 2, "retransmissions of segment %d-%d" % lost)
+    lib.check_eq(state, (TCP_CA_RECOVERY, 0), "TCP_INFO (ca_state, "
+                 "retransmits) when the lost retransmission was resent")
+    check_moved(delta, "TCPLostRetransmit")
+    lib.check(not others, "segments resent needlessly: %s" %
+              " ".join("%d-%d" % o for o in others))
+    lib.check(rx.nxt >= c.total, "not all acknowledged")
+
+
+def tail_loss(c, segs):
+    """Acknowledges segments 1-8 PACE apart, then SACKs the 10th, and
+    answers what a sends. Returns what it sent before the 9th, what it
+    sent from the 9th on, as recover() does, TCP_INFO's (ca_state,
+    retransmits) when the 9th came and the seconds from the SACK."""
+    rx = Receiver()
+    held, _ = acknowledge(c, rx, segs[:8])
+    lib.check(not held, "a sent %s before the tail was answered" %
+              " ".join("%d-%d" % h[:2] for h in held))
+    rx.add(*segs[9])
+    t_sack = time.monotonic()
+    print("# %s" % rx.ack(c))
+    before = []
+    while True:
+        d = c.expect(lambda d: d.load, lib.scaled(5))
+        lib.check(d is not None, "the 9th never resent")
+        after = time.monotonic() - t_sack
+        r = (c.rel(d.seq), c.rel(d.seq) + len(d.load))
+        state = resend_state(c, "%d-%d sent %.0f ms after the SACK" %
+                             (r + (after * 1000,)))
+        if r == segs[8]:
+            break
+        before.append(r + state)
+        rx.add(*r)
+        rx.ack(c)
+    out, done = recover(c, rx, 3, [r + (after,)], t_sack)
+    lib.check(done, "not all acknowledged")
+    return before, out, state, after
+
+
+def case_rack_time_based_tail():
+    c, segs = sender()
+    ext0 = ext_counters()
+    print("# segment 9 lost; the peer acknowledges 1-8 and SACKs 10")
+    before, out, state, after = tail_loss(c, segs)
+    info = tcp_info(c.app)
+    delta = moved(ext0, ("TCPLossProbes",))
+    print("# counters moved: %s; %s" % (delta, show(info)))
+    lib.check_eq([b[:2] for b in before] + [o[:2] for o in out], [segs[8]],
+                 "segments resent (the 9th, once)")
+    lib.check_eq(state, (TCP_CA_RECOVERY, 0), "TCP_INFO (ca_state, "
+                 "retransmits) when the 9th was resent")
+    lib.check(after < info["rto"], "the 9th resent %.0f ms after the SACK,"
+              " not before the RTO (%.0f ms)" % (after * 1000,
+                                                 info["rto"] * 1000))
+    check_moved(delta, "TCPLossProbes", False)
+    print("# again with net.ipv4.tcp_recovery=0:")
+    with sysctls(net.a, tcp_recovery=0):
+        c, segs = sender()
+        before, out, state, after = tail_loss(c, segs)
+    lib.check_eq(state[0], 4, "TCP_INFO ca_state when the 9th was resent "
+                 "without RACK (4: Loss, by the retransmission timeout)")
+    # (start, end, ca_state, retransmits) of each: the probe may go,
+    # in Disorder (1: SACKed data out).
+    lib.check(set(before) <= {segs[9] + (1, 0)}, "without RACK, before "
+              "the 9th a sent %s (start-end/ca_state/retransmits): only a "
+              "loss probe (the 10th) may go, in state 1 (Disorder)" %
+              " ".join("%d-%d/%d/%d" % b for b in before))
+
+
 lib.run_cases([
     ("syn_options_order", case_syn_options_order),
     ("synack_options_order", case_synack_options_order),
@@ -1201,4 +1336,6 @@ lib.run_cases([
     ("scoreboard_in_proc", case_scoreboard_in_proc),
     ("tail_loss_probe", case_tail_loss_probe),
     ("prr_sending_pattern", case_prr_sending_pattern),
+    ("rack_lost_retransmission", case_rack_lost_retransmission),
+    ("rack_time_based_tail", case_rack_time_based_tail),
 ], timeout=60)
