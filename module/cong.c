@@ -5,9 +5,9 @@
  * Two algorithms, chosen per socket with TCP_CONGESTION and per namespace
  * with net.alttcp.congestion_control (Linux's names, "cubic" the default):
  *
- * - reno: RFC 5681 slow start (with RFC 3465's byte counting, L = 2) and
- *   congestion avoidance, half cwnd on loss (Linux's, where RFC 5681
- *   halves the flight).
+ * - reno: RFC 5681 slow start (RFC 3465's byte counting with no limit L,
+ *   as Linux) and congestion avoidance, half cwnd on loss (Linux's,
+ *   where RFC 5681 halves the flight).
  * - cubic: RFC 9438. After a loss cwnd follows W(t) = C (t - K)^3 + W_max
  *   (C = 0.4 segments/s^3), where K is when it is back at W_max; it falls
  *   to beta = 0.7 of itself, with fast convergence, and never grows
@@ -245,11 +245,13 @@ void alttcp_cong_on_ack(struct sock *sk, u32 acked, bool limited)
 		alttcp_cong_avoid(sk, acked);
 		return;
 	}
-	/* Slow start counts bytes, up to two segments an ACK (RFC 3465),
-	 * so a receiver's delayed ACKs do not halve its pace; a quarter of
-	 * that in HyStart++'s conservative phase.
+	/* Slow start counts every byte acknowledged, as Linux's
+	 * tcp_slow_start() (RFC 3465 with no limit L): an ACK for many
+	 * segments (delayed, carried on data, or from a GRO receiver)
+	 * grows cwnd as much as one per segment would; a quarter of that
+	 * in HyStart++'s conservative phase.
 	 */
-	inc = min(acked, 2 * ask->mss);
+	inc = acked;
 	if (ask->ca == ALTTCP_CA_CUBIC &&
 	    ask->cubic.hystart == ALTTCP_HSPP_CSS)
 		inc = max(inc / ALTTCP_HSPP_CSS_GROWTH_DIVISOR, 1U);

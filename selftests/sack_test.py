@@ -151,6 +151,12 @@ rack_time_based_tail: ten segments, the 9th lost: the peer acknowledges
   before it only the probe armed at the 8th's ACK may go (the 10th
   again, TCP_INFO's ca_state 1, Disorder, as with Linux: SACKed data is
   out).
+slow_start_stretch_ack: not SACK, but the raw peer this file has: the
+  first flight of ten (of 40 queued) is acknowledged by one ACK, as a
+  receiver that coalesces (GRO) or answers on its own data does. Slow
+  start counts all ten segments (Linux's tcp_slow_start(), RFC 3465
+  with no limit L): cwnd is 20 (TCP_INFO), and the next flight is 20
+  segments at once, new data in order.
 """
 import contextlib
 import os
@@ -1322,6 +1328,28 @@ def case_rack_time_based_tail():
               " ".join("%d-%d/%d/%d" % b for b in before))
 
 
+
+def case_slow_start_stretch_ack():
+    c, segs = sender(total=40)
+    rx = Receiver()
+    for seg in segs:
+        rx.add(*seg)
+    print("# one ACK for the first flight: %s" % rx.ack(c))
+    flight = [f[:2] for f in gather(c, lib.scaled(0.1))]
+    info = tcp_info(c.app)
+    print("# then %d segments; %s" % (len(flight), show(info)))
+    want = [(segs[-1][1] + i * c.mss, segs[-1][1] + (i + 1) * c.mss)
+            for i in range(20)]
+    lib.check_eq(info["cwnd"], 20, "TCP_INFO cwnd after one ACK for ten "
+                 "segments in slow start")
+    lib.check_eq(flight, want, "the second flight (20 new segments)")
+    rx2 = Receiver(nxt=rx.nxt)
+    for f in flight:
+        rx2.add(*f)
+    out, done = recover(c, rx2, 5, [f + (0,) for f in flight[-1:]])
+    lib.check(done, "not all acknowledged")
+
+
 lib.run_cases([
     ("syn_options_order", case_syn_options_order),
     ("synack_options_order", case_synack_options_order),
@@ -1338,4 +1366,5 @@ lib.run_cases([
     ("prr_sending_pattern", case_prr_sending_pattern),
     ("rack_lost_retransmission", case_rack_lost_retransmission),
     ("rack_time_based_tail", case_rack_time_based_tail),
+    ("slow_start_stretch_ack", case_slow_start_stretch_ack),
 ], timeout=60)
