@@ -352,14 +352,20 @@ bool alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 		u32 dstart = get_unaligned_be32(blocks);
 		u32 dend = get_unaligned_be32(blocks + 4);
 
+		bool tlp = ask->tlp_out && dend == ask->tlp_high_seq;
+
 		dsack = true;
-		ask->rack_dsack_seen = 1;
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DSACKRECV);
+		/* RACK's window may have been too short only on a path
+		 * seen to reorder, and a probe is sent by a timer, not
+		 * by RACK (Linux's tcp_dsack_seen()).
+		 */
+		if (ask->rack_reord && !tlp)
+			ask->rack_dsack_seen = 1;
 		/* A resent tail loss probe is no retransmission of a
 		 * reduction's (tlp.c judges its D-SACK).
 		 */
-		if (!ask->tlp_out || !ask->tlp_retrans ||
-		    dend != ask->tlp_high_seq)
+		if (!tlp || !ask->tlp_retrans)
 			alttcp_undo_dsack(sk, dstart, dend);
 		blocks += TCPOLEN_SACK_PERBLOCK;
 		n--;

@@ -157,6 +157,20 @@ slow_start_stretch_ack: not SACK, but the raw peer this file has: the
   start counts all ten segments (Linux's tcp_slow_start(), RFC 3465
   with no limit L): cwnd is 20 (TCP_INFO), and the next flight is 20
   segments at once, new data in order.
+rack_window_widens_after_dsack: RACK's reordering window is a quarter
+  of the minimum RTT, and on a path seen to reorder a D-SACK widens it
+  by another quarter (RFC 8985 6.2 step 4; Linux's tcp_dsack_seen() and
+  tcp_rack_update_reo_wnd()). The peer answers every flight REO_RTT
+  (200 ms) after it was sent, its handshake ACK too, so the minimum RTT
+  is that: a flight, all but its second-last segment acknowledged or
+  SACKed in one ACK; that one is resent a window (REO_RTT / 4) later.
+  The peer then acknowledges everything, REO_RTT later again, and
+  reports the resent copy in a D-SACK (the original had arrived), and
+  six more segments go the same way: the 5th is resent as late as the
+  first loss was when no reordering was seen, more than REO_RTT / 8
+  later when the peer had first acknowledged a flight out of order (the
+  10th SACKed, then the 9th), and as late again with
+  net.ipv4.tcp_recovery=3 (the static-window bit).
 """
 import contextlib
 import os
@@ -1350,6 +1364,94 @@ def case_slow_start_stretch_ack():
     lib.check(done, "not all acknowledged")
 
 
+# The raw peer's RTT in rack_window_widens_after_dsack.
+REO_RTT = min(lib.scaled(0.2), 0.8)
+
+
+def late_tail(c, flight, t_sent):
+    """The peer answers flight REO_RTT after it was sent, acknowledging
+    or SACKing all of it but the second-last segment. Returns the
+    seconds until a resends that one."""
+    time.sleep(max(0, t_sent + REO_RTT - time.monotonic()))
+    rx = Receiver(nxt=flight[0][0])
+    for f in flight[:-2] + flight[-1:]:
+        rx.add(*f)
+    t_sack = time.monotonic()
+    print("# %s" % rx.ack(c))
+    d = c.expect(lambda d: d.load, lib.scaled(3))
+    lib.check(d is not None, "nothing resent after the SACK")
+    after = time.monotonic() - t_sack
+    r = (c.rel(d.seq), c.rel(d.seq) + len(d.load))
+    print("# %d-%d resent %.0f ms after the SACK" % (r + (after * 1000,)))
+    lib.check_eq(r, flight[-2], "the segment resent")
+    return after
+
+
+def next_flight(c, start, n=6):
+    """Has a write n segments more and returns them as they came, with
+    when the first did."""
+    c.app.sendall(os.urandom(n * c.mss))
+    flight, t_sent = [], None
+    while len(flight) < n:
+        d = c.expect(lambda d: d.load, lib.scaled(2))
+        lib.check(d is not None, "only %d of %d segments sent" %
+                  (len(flight), n))
+        t_sent = t_sent or time.monotonic()
+        flight.append((c.rel(d.seq), c.rel(d.seq) + len(d.load)))
+    want = [(start + i * c.mss, start + (i + 1) * c.mss) for i in range(n)]
+    lib.check_eq(flight, want, "the next flight (%d new segments)" % n)
+    return flight, t_sent
+
+
+def reo_waits(reorder):
+    """The two waits of rack_window_widens_after_dsack, before and after
+    the D-SACK; with reorder, a flight arriving out of order first."""
+    c, segs = sender(delay=REO_RTT)
+    t_sent = c.arrivals[0]
+    if reorder:
+        time.sleep(max(0, t_sent + REO_RTT - time.monotonic()))
+        c.send(ack=segs[-2][0], blocks=[segs[-1]])
+        c.send(ack=segs[-1][1])
+        print("# ACK %d SACK %d-%d, then ACK %d: reordered" %
+              (segs[-2][0], segs[-1][0], segs[-1][1], segs[-1][1]))
+        segs, t_sent = next_flight(c, segs[-1][1])
+    first = late_tail(c, segs, t_sent)
+    # Late too: an early answer would be an RTT sample (the timestamp
+    # echo) that shrinks the minimum RTT the window is a quarter of.
+    time.sleep(REO_RTT)
+    c.send(ack=segs[-1][1], blocks=[segs[-2]])
+    print("# ACK %d, D-SACK %d-%d" % ((segs[-1][1],) + segs[-2]))
+    flight, t_sent = next_flight(c, segs[-1][1])
+    return first, late_tail(c, flight, t_sent)
+
+
+def case_rack_window_widens_after_dsack():
+    step = REO_RTT / 4
+
+    def waits(reorder, widens):
+        first, second = reo_waits(reorder)
+        print("# waits %.0f ms, then %.0f ms (a step: %.0f ms)" %
+              (first * 1000, second * 1000, step * 1000))
+        lib.check(first < 1.5 * step, "the first wait, %.0f ms, is more "
+                  "than one window (%.0f ms)" % (first * 1000, step * 1000))
+        if widens:
+            lib.check(second - first > step / 2, "after the D-SACK the "
+                      "wait grew by %.0f ms; want about a quarter RTT "
+                      "(%.0f ms)" % ((second - first) * 1000, step * 1000))
+        else:
+            lib.check(abs(second - first) < step / 2, "the waits were "
+                      "%.0f ms and %.0f ms; want the same window" %
+                      (first * 1000, second * 1000))
+
+    print("# no reordering seen: the D-SACK leaves the window")
+    waits(False, False)
+    print("# reordering seen: the D-SACK widens it")
+    waits(True, True)
+    print("# again with net.ipv4.tcp_recovery=3 (a static window):")
+    with sysctls(net.a, tcp_recovery=3):
+        waits(True, False)
+
+
 lib.run_cases([
     ("syn_options_order", case_syn_options_order),
     ("synack_options_order", case_synack_options_order),
@@ -1366,5 +1468,7 @@ lib.run_cases([
     ("prr_sending_pattern", case_prr_sending_pattern),
     ("rack_lost_retransmission", case_rack_lost_retransmission),
     ("rack_time_based_tail", case_rack_time_based_tail),
+    ("rack_window_widens_after_dsack",
+     case_rack_window_widens_after_dsack),
     ("slow_start_stretch_ack", case_slow_start_stretch_ack),
 ], timeout=60)
