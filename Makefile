@@ -30,20 +30,27 @@ KSFT_OUT := $(BUILD)/selftests
 KSFT_INSTALL := $(BUILD)/kselftest
 SELFTEST_MAKE = $(MAKE) -C $(ROOT)/selftests KSFT_DIR=$(KSFT) OUTPUT=$(KSFT_OUT)
 SOURCES = $(filter-out %.mod.c,$(wildcard $(ROOT)/module/*.[ch])) $(ROOT)/include/uapi/linux/alttcp.h \
-	  $(wildcard $(ROOT)/selftests/*.[ch]) $(ROOT)/scripts/alttcpize.c
+	  $(wildcard $(ROOT)/selftests/*.[ch]) $(ROOT)/scripts/alttcpize.c \
+	  $(ROOT)/scripts/manyconns.c
 # The LD_PRELOAD library of scripts/alttcpize.
 ALTTCPIZE := $(BUILD)/alttcpize/libalttcpize.so
+# make bench's many-connections tool.
+MANYCONNS := $(BUILD)/bench/manyconns
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(ROOT)/dkms.conf)
 
 .NOTPARALLEL:
 .PHONY: all deps ksrc module-kver module selftests run check check-debug bench checkpatch sparse \
 	deb check-deb dkms clean distclean
 
-all: module selftests $(ALTTCPIZE)
+all: module selftests $(ALTTCPIZE) $(MANYCONNS)
 
 $(ALTTCPIZE): $(ROOT)/scripts/alttcpize.c $(ROOT)/include/uapi/linux/alttcp.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -fPIC -shared -I$(ROOT)/include/uapi -o $@ $< -ldl
+
+$(MANYCONNS): $(ROOT)/scripts/manyconns.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror -o $@ $<
 
 deps:
 	@$(ROOT)/scripts/deps
