@@ -96,9 +96,9 @@ static u32 alttcp_rack_reo_wnd(const struct sock *sk)
  * A D-SACK on a path seen to reorder (sack.c judges) may mean the window
  * was shorter than the path's reordering: it widens by a quarter of the
  * minimum RTT, at most once a round trip (a delivery sent since the last
- * widening), and stays wide for ALTTCP_RACK_REO_PERSIST recoveries (RFC 8985 6.2 step 4, as Linux's
- * tcp_rack_update_reo_wnd(); net.ipv4.tcp_recovery's second bit keeps
- * it static).
+ * widening), and stays wide for ALTTCP_RACK_REO_PERSIST recoveries (RFC
+ * 8985 6.2 step 4, as Linux's tcp_rack_update_reo_wnd();
+ * net.ipv4.tcp_recovery's second bit keeps it static).
  */
 #define ALTTCP_RACK_REO_PERSIST	16
 

@@ -351,7 +351,6 @@ bool alttcp_sack_rcv(struct sock *sk, const struct sk_buff *skb)
 	if (n > 0 && alttcp_is_dsack(blocks, n, cb->ack_seq)) {
 		u32 dstart = get_unaligned_be32(blocks);
 		u32 dend = get_unaligned_be32(blocks + 4);
-
 		bool tlp = ask->tlp_out && dend == ask->tlp_high_seq;
 
 		dsack = true;
