@@ -14,6 +14,7 @@
  */
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/sizes.h>
 #include <net/ip.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/tcp.h>
@@ -190,6 +191,22 @@ int alttcp_do_rcv(struct sock *sk, struct sk_buff *skb)
 }
 
 /*
+ * How much the backlog may hold while the socket's owner runs, as Linux's
+ * tcp_add_backlog(): the receive queue and the backlog may each fill to
+ * the receive buffer before release_sock() drains the latter, ACKs for
+ * our sending need room too (half the send buffer), and 64 KiB spare. A
+ * smaller limit drops a burst that arrives while a reader copies, and
+ * with it ACKs whose SACK blocks the sender then misses.
+ */
+static unsigned int alttcp_backlog_limit(const struct sock *sk)
+{
+	u64 limit = 2ULL * (u32)READ_ONCE(sk->sk_rcvbuf) +
+		    (u32)READ_ONCE(sk->sk_sndbuf) / 2 + SZ_64K;
+
+	return min_t(u64, limit, UINT_MAX);
+}
+
+/*
  * A segment a listener took for a connection that has its own socket by
  * now (listen.c): delivered as the hook would. Under the listener's lock
  * (subclass 1 in softirq, BHs off either way), so the socket's lock is
@@ -200,8 +217,7 @@ void alttcp_deliver_redirected(struct sock *sk, struct sk_buff *skb)
 	bh_lock_sock(sk);
 	if (!sock_owned_by_user(sk)) {
 		alttcp_rcv_segment(sk, skb);
-	} else if (sk_add_backlog(sk, skb, READ_ONCE(sk->sk_rcvbuf) +
-					  READ_ONCE(sk->sk_sndbuf))) {
+	} else if (sk_add_backlog(sk, skb, alttcp_backlog_limit(sk))) {
 		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPBACKLOG);
 		kfree_skb(skb);
 	}
@@ -213,8 +229,7 @@ static void alttcp_deliver(struct sock *sk, struct sk_buff *skb)
 	bh_lock_sock_nested(sk);
 	if (!sock_owned_by_user(sk)) {
 		alttcp_do_rcv(sk, skb);
-	} else if (sk_add_backlog(sk, skb, READ_ONCE(sk->sk_rcvbuf) +
-					  READ_ONCE(sk->sk_sndbuf))) {
+	} else if (sk_add_backlog(sk, skb, alttcp_backlog_limit(sk))) {
 		alttcp_count_drop(sock_net(sk), skb, ALTTCP_MIB_DROPBACKLOG);
 		kfree_skb(skb);
 	}

@@ -21,7 +21,11 @@ few MiB either. Linux 6.1's slab does grow during the out-of-order flood
 (~1.2 KiB a segment, freed when the hole fills, though its socket
 accounts ~60 KiB), so that figure is not asserted for Linux TCP.
 """
+import ctypes
+import fcntl
+import mmap
 import os
+import select
 import socket
 import struct
 import sys
@@ -181,6 +185,97 @@ def inorder_tiny_flood():
     conn.app.close()
 
 
+# userfaultfd(2), for a reader that stops inside recv() with the socket
+# locked: the kernel's copy to its buffer waits on a page we supply.
+NR_USERFAULTFD = 323
+UFFD_API = 0xAA
+UFFDIO_API = 0xc018aa3f
+UFFDIO_REGISTER = 0xc020aa00
+UFFDIO_ZEROPAGE = 0xc020aa04
+UFFD_MISSING = 1
+BACKLOG_SEGS, BACKLOG_LOAD = 120, 100
+SK_MEMINFO_BACKLOG = 7
+
+
+class StalledPage:
+    """One page whose first touch waits until release()."""
+
+    def __init__(self):
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.syscall(NR_USERFAULTFD, os.O_CLOEXEC | os.O_NONBLOCK)
+        if self.fd < 0:
+            raise lib.Skip("userfaultfd: %s" % os.strerror(ctypes.get_errno()))
+        lib.on_exit(lambda: os.close(self.fd))
+        fcntl.ioctl(self.fd, UFFDIO_API,
+                    bytearray(struct.pack("QQQ", UFFD_API, 0, 0)))
+        self.map = mmap.mmap(-1, mmap.PAGESIZE,
+                             mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.addr = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
+        fcntl.ioctl(self.fd, UFFDIO_REGISTER, bytearray(struct.pack(
+            "QQQQ", self.addr, mmap.PAGESIZE, UFFD_MISSING, 0)))
+
+    def wait_fault(self, timeout):
+        r, _, _ = select.select([self.fd], [], [], timeout)
+        return bool(r) and len(os.read(self.fd, 32)) == 32
+
+    def release(self):
+        fcntl.ioctl(self.fd, UFFDIO_ZEROPAGE, bytearray(struct.pack(
+            "QQQq", self.addr, mmap.PAGESIZE, 0, 0)))
+
+
+def backlog_while_reader_copies():
+    """A burst that arrives while the reader holds the socket (copying
+    into a page that is not there yet) waits in the backlog, as much as
+    Linux's tcp_add_backlog() allows: twice the receive buffer, half the
+    send buffer and 64 KiB, 199 KiB here (SO_RCVBUF 32 KiB, SO_SNDBUF
+    the least). 120 segments of 100 bytes, 12 000 bytes inside the
+    window, cost 80 to 150 KiB of skbs, more than a backlog of one
+    receive plus one send buffer (70 KiB) holds: every byte must be
+    acknowledged once the reader goes on, none sent again."""
+    page = StalledPage()
+    conn = Conn(40302)
+    conn.app.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1)
+    lib.check(conn.window >= BACKLOG_SEGS * BACKLOG_LOAD,
+              "window %d too small for the test" % conn.window)
+    conn.c.send("A", b"x")
+    lib.check(conn.c.expect(lambda s: s.ack == conn.c.snd_nxt) is not None,
+              "first byte not acknowledged")
+    got = {}
+    reader = threading.Thread(target=lambda: got.update(
+        n=conn.app.recv_into(memoryview(page.map)[:1])), daemon=True)
+    reader.start()
+    lib.check(page.wait_fault(lib.scaled(5)), "recv() did not reach the page")
+    stats0 = lib.counters(net.a) if lib.IS_ALTTCP else {}
+    peer.drain()
+    for i in range(BACKLOG_SEGS):
+        conn.c.send("A", pattern(i * BACKLOG_LOAD, BACKLOG_LOAD))
+    time.sleep(lib.scaled(0.5))
+    # SOL_SOCKET options are read without the socket's lock.
+    info = struct.unpack("9I", conn.app.getsockopt(socket.SOL_SOCKET,
+                                                   SO_MEMINFO, 36))
+    print("# the backlog holds %d bytes of skbs" % info[SK_MEMINFO_BACKLOG])
+    page.release()
+    reader.join(lib.scaled(5))
+    lib.check_eq(got.get("n"), 1, "bytes the stalled recv() read")
+    want = conn.c.snd_nxt
+    acked = None
+    end = time.monotonic() + lib.scaled(3)
+    while time.monotonic() < end and acked != want:
+        ack = conn.c.expect(lambda s: "A" in s.flags, timeout=0.5)
+        if ack is not None:
+            acked = ack.ack
+    burst = BACKLOG_SEGS * BACKLOG_LOAD
+    print("# %d of %d bytes of the burst acknowledged" %
+          ((acked - conn.base - 1) & 0xffffffff if acked else 0, burst))
+    if lib.IS_ALTTCP:
+        stats = lib.counters(net.a)
+        print("# DropBacklog +%d" %
+              (stats["DropBacklog"] - stats0["DropBacklog"]))
+    lib.check_eq(acked, want, "ACK after the burst")
+    lib.check_eq(conn.read_all(burst), pattern(0, burst), "data read")
+    conn.app.close()
+
+
 MEM_LIMIT = (256, 512, 1024)    # pages: 1, 2 and 4 MiB
 MEM_CONNS, MEM_BYTES = 32, 1 << 19
 MEM_RCVBUF = 212992             # net.core.rmem_max's default
@@ -283,5 +378,6 @@ def module_memory_limit():
 lib.run_cases([
     ("ofo_hole_flood", ofo_hole_flood),
     ("inorder_tiny_flood", inorder_tiny_flood),
+    ("backlog_while_reader_copies", backlog_while_reader_copies),
     ("module_memory_limit", module_memory_limit),
 ], timeout=120)
