@@ -13,6 +13,7 @@ import atexit
 import contextlib
 import ctypes
 import hashlib
+import itertools
 import os
 import signal
 import socket
@@ -148,11 +149,11 @@ class NetPair:
     joined by veth. Names carry the test tag and pid so tests never clash.
     """
 
-    count = 0
+    # next() on a count is atomic: tests make pairs from several threads.
+    _ids = itertools.count(1)
 
     def __init__(self, tag):
-        NetPair.count += 1
-        base = "alttcp-%s-%d-%d" % (tag, os.getpid(), NetPair.count)
+        base = "alttcp-%s-%d-%d" % (tag, os.getpid(), next(NetPair._ids))
         self.a = self.b = None
         on_exit(self.delete)
         _modprobe("veth")   # ip does not always autoload it
