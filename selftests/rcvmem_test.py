@@ -116,10 +116,15 @@ def flood(conn, offsets, size=1):
         peer.send(conn.raw(off, pattern(off, size)))
 
 
+def meminfo(sock):
+    """SO_MEMINFO's nine counters (SK_MEMINFO_*)."""
+    return struct.unpack("9I", sock.getsockopt(socket.SOL_SOCKET,
+                                               SO_MEMINFO, 36))
+
+
 def settle_and_measure(conn, before, what):
     time.sleep(lib.scaled(0.5))
-    info = struct.unpack("9I", conn.app.getsockopt(socket.SOL_SOCKET,
-                                                   SO_MEMINFO, 36))
+    info = meminfo(conn.app)
     rmem, rcvbuf, drops = info[0], info[1], info[8]
     grown = lib.slab_kb() - before
     print("# %s: rmem_alloc %d of rcvbuf %d, %d drops, slab +%d KiB" %
@@ -251,9 +256,8 @@ def backlog_while_reader_copies():
         conn.c.send("A", pattern(i * BACKLOG_LOAD, BACKLOG_LOAD))
     time.sleep(lib.scaled(0.5))
     # SOL_SOCKET options are read without the socket's lock.
-    info = struct.unpack("9I", conn.app.getsockopt(socket.SOL_SOCKET,
-                                                   SO_MEMINFO, 36))
-    print("# the backlog holds %d bytes of skbs" % info[SK_MEMINFO_BACKLOG])
+    print("# the backlog holds %d bytes of skbs" %
+          meminfo(conn.app)[SK_MEMINFO_BACKLOG])
     page.release()
     reader.join(lib.scaled(5))
     lib.check_eq(got.get("n"), 1, "bytes the stalled recv() read")
