@@ -381,6 +381,8 @@ struct alttcp_sock {
 	u32 iss_ts;		/* our TSval when the connection began */
 	u64 bytes_acked;	/* for TCP_INFO */
 	u64 bytes_received;
+	u64 bytes_retrans;	/* payload sent again */
+	u32 total_retrans;	/* segments sent again, SYNs too */
 	unsigned long atomic_flags;	/* ALTTCP_*_DEFERRED, set from softirq */
 	struct list_head tsq_node;	/* tsq.c, while ALTTCP_TSQ_QUEUED */
 

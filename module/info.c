@@ -72,6 +72,8 @@ static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 	info->tcpi_snd_wnd = ask->snd_wnd;
 	info->tcpi_bytes_acked = ask->bytes_acked;
 	info->tcpi_bytes_received = ask->bytes_received;
+	info->tcpi_total_retrans = ask->total_retrans;
+	info->tcpi_bytes_retrans = ask->bytes_retrans;
 	if (seq_after(ask->write_seq, ask->snd_nxt))
 		info->tcpi_notsent_bytes = ask->write_seq - ask->snd_nxt;
 }

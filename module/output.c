@@ -457,6 +457,16 @@ void alttcp_send_ack_reply(struct net *net, __be32 saddr, __be32 daddr,
 		    TCPHDR_ACK, window, NULL, 0, 0);
 }
 
+/* A retransmission: the namespace's RetransSegs and TCP_INFO's totals. */
+static void alttcp_count_retrans(struct sock *sk, u32 bytes, u16 segs)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	ALTTCP_ADD_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS, segs);
+	ask->total_retrans += segs;
+	ask->bytes_retrans += bytes;
+}
+
 /* The segments a queued skb leaves as. */
 static u16 alttcp_skb_segs(const struct sock *sk, const struct sk_buff *skb)
 {
@@ -849,8 +859,7 @@ void __alttcp_push(struct sock *sk, int how)
 			u16 segs = alttcp_skb_segs(sk, skb);
 
 			cb->retransmitted = 1;
-			ALTTCP_ADD_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS,
-					 segs);
+			alttcp_count_retrans(sk, skb->len, segs);
 			trace_alttcp_retransmit(sk, cb->seq, skb->len, segs,
 						ask->retransmits);
 		}
@@ -929,7 +938,7 @@ int alttcp_retransmit_head(struct sock *sk)
 	struct sk_buff *skb;
 
 	if ((1 << sk->sk_state) & (TCPF_SYN_SENT | TCPF_SYN_RECV)) {
-		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
+		alttcp_count_retrans(sk, 0, 1);
 		trace_alttcp_retransmit(sk, ask->iss, 0, 1, ask->retransmits);
 		if (sk->sk_state == TCP_SYN_SENT)
 			return alttcp_send_syn(sk);
@@ -949,7 +958,7 @@ int alttcp_retransmit_skb(struct sock *sk, struct sk_buff *skb)
 
 	if (alttcp_fit_retransmit(sk, skb))
 		return -ENOBUFS;
-	ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_RETRANSSEGS);
+	alttcp_count_retrans(sk, skb->len, 1);
 	trace_alttcp_retransmit(sk, ALTTCP_SKB_CB(skb)->seq, skb->len, 1,
 				ask->retransmits);
 	ALTTCP_SKB_CB(skb)->retransmitted = 1;

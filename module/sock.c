@@ -293,6 +293,8 @@ static int alttcp_disconnect(struct sock *sk, int flags)
 	ask->quickacks = ALTTCP_QUICKACKS;
 	ask->bytes_acked = 0;
 	ask->bytes_received = 0;
+	ask->bytes_retrans = 0;
+	ask->total_retrans = 0;
 	ask->rcv_rtt_us = 0;
 	ask->rcv_rtt_time_us = 0;
 	ask->rcv_rtt_last_tsecr = 0;
