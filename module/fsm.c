@@ -365,11 +365,14 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 		 * older echo (the peer updates what it echoes only on some
 		 * segments) would count the whole recovery as one trip. An
 		 * echo from the future wraps past rto_max_ms (below 2^31).
+		 * An echo within the same millisecond counts as one, as in
+		 * Linux's tcp_rtt_tsopt_us(): a zero would become RACK's
+		 * minimum RTT and close its reordering window.
 		 */
 		if (!sampled && ask->ts_ok && cb->saw_tstamp &&
 		    seq_geq(cb->tsecr, ts_floor) &&
 		    echo_ms <= alttcp_param(sock_net(sk), rto_max_ms)) {
-			alttcp_rtt_sample(sk, echo_ms * USEC_PER_MSEC);
+			alttcp_rtt_sample(sk, max(echo_ms, 1U) * USEC_PER_MSEC);
 			sampled = true;
 		}
 		/* Progress after a timeout but no clean sample: the path

@@ -268,6 +268,44 @@ def case_tcp_info_delivery():
               "min_rtt %d us, srtt %d us" % (min_rtt, srtt))
 
 
+def case_min_rtt_under_loss():
+    """4 MiB to a Linux sink on the bare veth pair (round trips far below
+    1 ms), every 50th large segment dropped: each retransmission that
+    fills a hole is acknowledged together with SACKed data, so its round
+    trip is known only from the echoed timestamp, in milliseconds. An
+    echo within the same millisecond counts as 1 ms, as Linux's
+    tcp_rtt_tsopt_us() has it, not 0: tcpi_min_rtt (the base of RACK's
+    reordering window) stays a round trip the path had, at least 5 us,
+    and at most SRTT."""
+    for ns, dev in ((net.a, "veth0"), (net.b, "veth1")):
+        ns.run("tc", "qdisc", "replace", "dev", dev, "root", "netem",
+               "delay", "0ms", "limit", "10000")
+    net.b.nft_flush()
+    net.b.nft("input", "ip saddr %s ip length > 1000 "
+              "numgen inc mod 50 == 25 drop" % A)
+    dport = linux_sink()
+    c = net.a.socket()
+    lib.on_exit(c.close)
+    c.settimeout(lib.scaled(60))
+    c.connect((B, dport))
+    c.sendall(b"m" * (4 << 20))
+    deadline = time.monotonic() + lib.scaled(20)
+    while True:
+        raw = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+        if struct.unpack_from("I", raw, 24)[0] == 0:   # tcpi_unacked
+            break
+        lib.check(time.monotonic() < deadline, "data still unacknowledged")
+        time.sleep(0.01)
+    srtt = struct.unpack_from("I", raw, 68)[0]
+    retrans = struct.unpack_from("I", raw, 100)[0]
+    min_rtt = struct.unpack_from("I", raw, 148)[0]
+    print("# %d segments resent; min_rtt %d us, srtt %d us" %
+          (retrans, min_rtt, srtt))
+    lib.check(retrans > 0, "nothing resent: the case tests nothing")
+    lib.check(5 <= min_rtt <= srtt,
+              "min_rtt %d us, srtt %d us" % (min_rtt, srtt))
+
+
 def case_cubic_curve():
     """After one loss on a 100 ms path, cwnd follows RFC 9438's
     W(t) = C (t - K)^3 + W_max (C = 0.4, K = cbrt(W_max (1 - 0.7) / C)),
@@ -359,4 +397,5 @@ lib.run_cases([
     ("reno_halves", case_reno_halves),
     ("cubic_curve", case_cubic_curve),
     ("tcp_info_delivery", case_tcp_info_delivery),
+    ("min_rtt_under_loss", case_min_rtt_under_loss),
 ], timeout=120)
