@@ -4,7 +4,8 @@
  *
  * - per socket, by sk_rcvbuf: a segment is admitted only while the
  *   socket's receive memory (in-order and out-of-order skbs, by truesize)
- *   is within it, after pruning the out-of-order queue if need be;
+ *   is within it, after growing a buffer the user did not set (up to
+ *   tcp_rmem[2]) or pruning the out-of-order queue if need be;
  * - for the whole module, by the protocol's memory accounting (struct
  *   proto's memory_allocated against the `mem` sysctl, in pages, with
  *   Linux's three states: below mem[0] no limit, above mem[1] pressure,
@@ -109,11 +110,35 @@ void alttcp_mem_sock_init(struct sock *sk)
 	sk->sk_destruct = alttcp_sock_destruct;
 }
 
+/* Room while what is held is within the buffer (Linux's
+ * tcp_try_rmem_schedule()): the last skb in may pass it by its size.
+ */
 static bool alttcp_rmem_fits(struct sock *sk, struct sk_buff *skb)
 {
-	return atomic_read(&sk->sk_rmem_alloc) + skb->truesize <=
-	       READ_ONCE(sk->sk_rcvbuf) &&
+	return atomic_read(&sk->sk_rmem_alloc) <= READ_ONCE(sk->sk_rcvbuf) &&
 	       sk_rmem_schedule(sk, skb, skb->truesize);
+}
+
+/*
+ * The buffer is full of what the window let in: the skbs cost more than
+ * the window's half of the buffer allowed for (small segments, a
+ * wasteful driver). A buffer the user did not set grows to what is held,
+ * up to tcp_rmem[2], while the module is below its first memory limit,
+ * as Linux's tcp_clamp_window(): data sent inside the window is not
+ * dropped for it. A set buffer, or memory short, prunes instead.
+ */
+static void alttcp_rcvbuf_clamp(struct sock *sk)
+{
+	int max = READ_ONCE(sock_net(sk)->ipv4.sysctl_tcp_rmem[2]);
+	int held = atomic_read(&sk->sk_rmem_alloc);
+
+	if (held < READ_ONCE(sk->sk_rcvbuf) ||
+	    (sk->sk_userlocks & SOCK_RCVBUF_LOCK) ||
+	    alttcp_under_memory_pressure() ||
+	    sk_memory_allocated(sk) >= sk_prot_mem_limits(sk, 0))
+		return;
+	if (READ_ONCE(sk->sk_rcvbuf) < max)
+		WRITE_ONCE(sk->sk_rcvbuf, min(held, max));
 }
 
 /* A collapsed skb holds a page's worth, as Linux's tcp_collapse(). */
@@ -190,7 +215,8 @@ static bool alttcp_collapse_rcvq(struct sock *sk)
 
 /*
  * Makes room for skb: true when it may be queued. Over the socket's
- * buffer or the protocol's limit, small in-order skbs are collapsed, then
+ * buffer or the protocol's limit, a buffer left to autotuning grows,
+ * small in-order skbs are collapsed, then
  * the out-of-order queue is pruned from its end (the data furthest ahead,
  * which the peer has not been told we have); in-order data is never
  * dropped. In-order data for an empty receive
@@ -199,6 +225,9 @@ static bool alttcp_collapse_rcvq(struct sock *sk)
  */
 bool alttcp_rmem_admit(struct sock *sk, struct sk_buff *skb, bool in_order)
 {
+	if (alttcp_rmem_fits(sk, skb))
+		return true;
+	alttcp_rcvbuf_clamp(sk);
 	if (alttcp_rmem_fits(sk, skb))
 		return true;
 	if (alttcp_collapse_rcvq(sk) && alttcp_rmem_fits(sk, skb))

@@ -58,18 +58,18 @@ def pattern(start, n):
 class Conn:
     """A raw connection to the listener; window is a's first offer."""
 
-    def __init__(self, sport):
+    def __init__(self, sport, port=PORT, listener=lsk):
         peer.drain()
         isn = 5000
-        peer.send(lib.Seg(sport, PORT, isn, 0, "S", options=lib.MSS_1460))
-        sa = peer.expect(lambda s: s.sport == PORT and s.dport == sport and
+        peer.send(lib.Seg(sport, port, isn, 0, "S", options=lib.MSS_1460))
+        sa = peer.expect(lambda s: s.sport == port and s.dport == sport and
                          s.flags == "SA")
         lib.check(sa is not None, "no SYN-ACK")
-        self.c = lib.RawConn(peer, sport, PORT, isn + 1, sa.seq + 1)
+        self.c = lib.RawConn(peer, sport, port, isn + 1, sa.seq + 1)
         self.c.send("A")
         self.base = isn + 1
         self.window = sa.window
-        self.app, _ = lsk.accept()
+        self.app, _ = listener.accept()
         self.app.settimeout(lib.scaled(5))
         on_exit_close(self.app)
 
@@ -187,6 +187,50 @@ def inorder_tiny_flood():
     lib.check(acked >= win * 3 // 4, "only %d of %d bytes taken: small "
               "segments not collapsed" % (acked, win))
     lib.check_eq(conn.read_all(acked), pattern(0, acked), "data read")
+    conn.app.close()
+
+
+AUTO_PORT = PORT + 2
+OFO_LOAD = 400
+
+
+def ofo_window_kept():
+    """A buffer left to autotuning (no SO_RCVBUF): out-of-order data
+    inside the window is all kept, though its segments of 400 bytes each
+    cost an skb of over 1 KiB, more than the half of the buffer the
+    window leaves for overhead. The buffer grows to hold them, as
+    Linux's does (tcp_clamp_window()): no drop, and once the hole before
+    them fills, one ACK covers every byte."""
+    auto = net.a.socket()
+    lib.on_exit(auto.close)
+    auto.bind((lib.A_ADDR, AUTO_PORT))
+    auto.listen(1)
+    auto.settimeout(lib.scaled(10))
+    conn = Conn(40303, AUTO_PORT, auto)
+    end = conn.window // OFO_LOAD * OFO_LOAD
+    rcvbuf0 = meminfo(conn.app)[1]
+    stats0 = lib.counters(net.a) if lib.IS_ALTTCP else {}
+    flood(conn, range(OFO_LOAD, end, OFO_LOAD), OFO_LOAD)
+    time.sleep(lib.scaled(0.5))
+    info = meminfo(conn.app)
+    print("# %d segments of %d bytes after a hole: rmem_alloc %d, rcvbuf "
+          "%d (was %d), %d drops" % (end // OFO_LOAD - 1, OFO_LOAD, info[0],
+                                     info[1], rcvbuf0, info[8]))
+    lib.check_eq(info[8], 0, "segments dropped")
+    lib.check(info[0] > rcvbuf0, "the segments held %d bytes, within the "
+              "first buffer of %d: the case tests nothing" %
+              (info[0], rcvbuf0))
+    if lib.IS_ALTTCP:
+        stats = lib.counters(net.a)
+        lib.check_eq(stats["DropOfoMem"] - stats0.get("DropOfoMem", 0), 0,
+                     "DropOfoMem")
+    peer.drain()
+    peer.send(conn.raw(0, pattern(0, OFO_LOAD)))
+    ack = conn.c.expect(lambda s: (s.ack - conn.base) & 0xffffffff >= end,
+                        timeout=lib.scaled(3))
+    lib.check(ack is not None, "the hole filled, but no ACK covers all %d "
+              "bytes" % end)
+    lib.check_eq(conn.read_all(end), pattern(0, end), "data read")
     conn.app.close()
 
 
@@ -382,6 +426,7 @@ def module_memory_limit():
 lib.run_cases([
     ("ofo_hole_flood", ofo_hole_flood),
     ("inorder_tiny_flood", inorder_tiny_flood),
+    ("ofo_window_kept", ofo_window_kept),
     ("backlog_while_reader_copies", backlog_while_reader_copies),
     ("module_memory_limit", module_memory_limit),
 ], timeout=120)
