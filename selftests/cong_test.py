@@ -16,7 +16,9 @@
 - One loss on a 100 ms path: from the end of that recovery cwnd follows
   RFC 9438's cubic curve (4.2) and its Reno-friendly bound (4.3).
 - After a bulk transfer, TCP_INFO's delivery rate, delivered segments
-  and minimum RTT agree with what the path carried.
+  and minimum RTT agree with what the path carried; on a path of round
+  trips under 1 ms with losses, the minimum RTT stays one the path had
+  when retransmissions are timed only by the echoed timestamp.
 """
 import errno
 import os

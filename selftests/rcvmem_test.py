@@ -12,7 +12,9 @@ queues them all holds tens of MiB; one that bounds its receive memory
 test measures the kernel's slab memory while the connection lives, then
 lets the application read and checks that what it reads is exactly the
 bytes sent, in order. The receiver's SO_RCVBUF is 32 KiB, the same for
-alttcp and Linux TCP. Last, the protocol-wide limit (alttcp's mem
+alttcp and Linux TCP. A receiver without SO_RCVBUF instead keeps all the
+out-of-order data its window let in, however much its skbs cost. Last,
+the protocol-wide limit (alttcp's mem
 sysctl, Linux's tcp_mem) holds eight connections that do not read.
 
 Both stacks must keep the socket's receive memory (SO_MEMINFO) within
