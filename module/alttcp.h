@@ -807,7 +807,7 @@ void alttcp_cong_tx_start(struct sock *sk, u32 idle_ms);
 
 /* autotune.c */
 void alttcp_rcv_rtt_measure(struct sock *sk, const struct alttcp_skb_cb *cb,
-			    u32 len);
+			    u32 len, bool in_order);
 void alttcp_rcv_space_adjust(struct sock *sk);
 void alttcp_sndbuf_grow(struct sock *sk);
 void alttcp_init_buffer_space(struct sock *sk);

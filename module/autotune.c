@@ -45,11 +45,14 @@ static void alttcp_rcv_rtt_update(struct alttcp_sock *ask, u32 sample_us,
 /*
  * A data segment arrived: measure the round trip the sender sees. With
  * timestamps, from the echo of our TSval on a full-sized segment (once
- * per echoed value); else once per window, from the time the window's
- * data takes to come (Linux's tcp_rcv_rtt_measure{,_ts}()).
+ * per echoed value), in order or not: on a path that reorders, holes may
+ * never be all filled at once, and without a measure the buffer would
+ * never grow. Without timestamps, once per window of in-order data,
+ * from the time the window's data takes to come (Linux's
+ * tcp_rcv_rtt_measure{,_ts}()).
  */
 void alttcp_rcv_rtt_measure(struct sock *sk, const struct alttcp_skb_cb *cb,
-			    u32 len)
+			    u32 len, bool in_order)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	u32 now = alttcp_now_us();
@@ -66,6 +69,8 @@ void alttcp_rcv_rtt_measure(struct sock *sk, const struct alttcp_skb_cb *cb,
 					      false);
 		return;
 	}
+	if (!in_order)
+		return;
 	if (ask->rcv_rtt_time_us) {
 		if (seq_before(ask->rcv_nxt, ask->rcv_rtt_seq))
 			return;

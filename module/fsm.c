@@ -788,8 +788,9 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		data_len = skb->len;
 		if (data_len > ask->rcv_mss)
 			ask->rcv_mss = min_t(u32, data_len, ask->adv_mss);
-		if (data_len && !gap)
-			alttcp_rcv_rtt_measure(sk, cb, data_len);
+		if (data_len)
+			alttcp_rcv_rtt_measure(sk, cb, data_len,
+					       !seq_after(cb->seq, ask->rcv_nxt));
 		kept = alttcp_queue_data(sk, skb, &fin_now, &refused);
 		ask->bytes_received += ask->rcv_nxt - before;
 		/* Out of order, or filling a gap: at once (RFC 5681 4.2);

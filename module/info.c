@@ -68,6 +68,7 @@ static void alttcp_get_info(struct sock *sk, struct tcp_info *info)
 	info->tcpi_delivery_rate = ask->delivery_rate;
 	if (ask->mss)
 		info->tcpi_delivered = div_u64(ask->delivered, ask->mss);
+	info->tcpi_rcv_rtt = ask->rcv_rtt_us >> 3;
 	info->tcpi_rcv_space = ask->rcv_wnd;
 	info->tcpi_snd_wnd = ask->snd_wnd;
 	info->tcpi_bytes_acked = ask->bytes_acked;

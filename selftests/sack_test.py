@@ -37,6 +37,12 @@ dsack_for_duplicate: a duplicate segment is reported in the first block
   or before the ordinary blocks; a duplicate of out-of-order data gives
   the D-SACK block, then the block holding it, then the rest (4.2); a
   segment overlapping the ACK number is reported for its old part.
+receiver_rtt_out_of_order: three full-sized segments after a hole,
+  then the hole's: every one arrives out of order or fills a hole, yet
+  the receiver measures its round trip (TCP_INFO's tcpi_rcv_rtt, what
+  its buffer autotuning goes by) from the timestamp they echo, at least
+  the 20 ms the peer waited (Linux's tcp_rcv_rtt_measure_ts() in its
+  slow path).
 no_sack_without_permission: a connection whose SYN offered no
   SACK-permitted option never carries a SACK option (RFC 2018 2), not
   for holes, not for duplicates.
@@ -612,6 +618,25 @@ def case_dsack_for_duplicate():
     c.step(650, 100, 750, [(650, 700)], "segment 650-750")
     lib.check(c.read(750) == DATA[:750], "the application read other "
               "bytes than were sent")
+
+
+def case_receiver_rtt_out_of_order():
+    c = Conn()
+    c.require(sack=False)
+    # The echo is then at least this old: a's TSval is from its SYN-ACK.
+    time.sleep(0.02)
+    n = 1448
+    for k in (1, 2, 3, 0):
+        c.send(seq=k * n, load=DATA[k * n:(k + 1) * n])
+    a = c.expect(lambda s: (s.ack - c.snd_base) & M == 4 * n, lib.scaled(1))
+    lib.check(a is not None, "the hole filled, but no ACK of all 4 segments")
+    raw = c.app.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    rcv_rtt = struct.unpack_from("I", raw, 92)[0]
+    print("# tcpi_rcv_rtt %d us" % rcv_rtt)
+    lib.check(rcv_rtt >= 20000, "tcpi_rcv_rtt %d us: the echoes of "
+              "segments out of order or filling a hole not measured" %
+              rcv_rtt)
+    lib.check_eq(c.read(4 * n), DATA[:4 * n], "data read")
 
 
 # -- 5 ------------------------------------------------------------------------
@@ -1457,6 +1482,7 @@ lib.run_cases([
     ("synack_options_order", case_synack_options_order),
     ("sack_blocks_for_holes", case_sack_blocks_for_holes),
     ("dsack_for_duplicate", case_dsack_for_duplicate),
+    ("receiver_rtt_out_of_order", case_receiver_rtt_out_of_order),
     ("no_sack_without_permission", case_no_sack_without_permission),
     ("sender_retransmits_holes", case_sender_retransmits_holes),
     ("sack_reneging", case_sack_reneging),
