@@ -473,7 +473,9 @@ struct alttcp_sock {
 	u32 rcv_mss;		/* largest segment the peer sent, bytes */
 	u8 quickacks;		/* data segments still acknowledged at once */
 	u8 ka_probes;		/* keepalive probes unanswered */
+	u8 pingpong:1;		/* interactive: our data answers the peer's */
 	u32 rcv_tstamp_ms;	/* when the last acceptable segment came */
+	u32 lrcv_ms;		/* when the last data segment came */
 	u32 last_oow_ack_ms;	/* ackrate.c: last ACK to an invalid one */
 
 	struct hrtimer timer;
@@ -837,6 +839,7 @@ void alttcp_rto_restore(struct sock *sk);
 enum alttcp_timer_kind alttcp_timer_next(const struct sock *sk,
 					 unsigned int *ms);
 void alttcp_delack_or_ack(struct sock *sk, bool now);
+void alttcp_pingpong_on_send(struct sock *sk);
 void alttcp_keepalive_reset(struct sock *sk);
 void alttcp_set_keepalive(struct sock *sk, int on);
 void alttcp_keepalive_idle_changed(struct sock *sk);

@@ -786,6 +786,8 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		 * ACKs count full-sized segments in it.
 		 */
 		data_len = skb->len;
+		if (data_len)
+			ask->lrcv_ms = alttcp_now_ms() ?: 1;
 		if (data_len > ask->rcv_mss)
 			ask->rcv_mss = min_t(u32, data_len, ask->adv_mss);
 		if (data_len)

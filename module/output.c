@@ -526,6 +526,8 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 	cb->seg_size = skb_is_gso(c) ? ask->mss : skb->len;
 	cb->tx_ts = alttcp_tsval(ask);
 	cb->xmit_us = (u32)ktime_to_us(ktime_get());
+	if (skb->len)
+		alttcp_pingpong_on_send(sk);
 	if (ask->ts_ok)
 		optlen = alttcp_ts_option(ask, opts, true);
 	err = alttcp_emit(sock_net(sk), sk, NULL, c, inet->inet_saddr,

@@ -291,6 +291,8 @@ static int alttcp_disconnect(struct sock *sk, int flags)
 	ask->ts_recent = 0;
 	ask->rcv_mss = ALTTCP_MSS_DEFAULT;
 	ask->quickacks = ALTTCP_QUICKACKS;
+	ask->pingpong = 0;
+	ask->lrcv_ms = 0;
 	ask->bytes_acked = 0;
 	ask->bytes_received = 0;
 	ask->bytes_retrans = 0;

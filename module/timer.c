@@ -428,34 +428,60 @@ static void alttcp_persist_timer(struct sock *sk)
 			      alttcp_param(sock_net(sk), rto_max_ms), left));
 }
 
+/* The delayed-ACK time: Linux's minimum, longer on a slow path, never
+ * past the maximum.
+ */
+static u32 alttcp_delack_ms(const struct sock *sk)
+{
+	const struct alttcp_sock *ask = alttcp_sk(sk);
+	u32 ms = max(ALTTCP_DELACK_MIN_MS, ask->srtt_us / 1000);
+
+	return min(ms, alttcp_param(sock_net(sk), delack_max_ms));
+}
+
+/*
+ * Data is being sent. When it answers data that came within the
+ * delayed-ACK time, the connection is interactive (Linux's pingpong
+ * mode, tcp_event_data_sent()): quick ACKs stop, and the ACK of a
+ * request waits to ride on its response instead of going alone.
+ */
+void alttcp_pingpong_on_send(struct sock *sk)
+{
+	struct alttcp_sock *ask = alttcp_sk(sk);
+
+	if (ask->lrcv_ms &&
+	    alttcp_now_ms() - ask->lrcv_ms < alttcp_delack_ms(sk))
+		ask->pingpong = 1;
+}
+
 /* Acknowledges received data now, or within the delayed-ACK time. */
 void alttcp_delack_or_ack(struct sock *sk, bool now)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	u32 ms;
+	bool quick = ask->quickacks && !ask->pingpong;
 
 	/* RFC 5681 4.2: at least every second full-sized segment. */
-	if (now || ask->quickacks ||
-	    ask->rcv_nxt - ask->rcv_wup >= 2 * ask->rcv_mss) {
-		if (ask->quickacks)
+	if (now || quick || ask->rcv_nxt - ask->rcv_wup >= 2 * ask->rcv_mss) {
+		if (quick)
 			ask->quickacks--;
 		alttcp_send_ack(sk);
 		return;
 	}
 	if (alttcp_timer_pending(sk, ALTTCP_TIMER_DELACK))
 		return;
-	/* Linux's minimum, longer on a slow path, never past the maximum. */
-	ms = max(ALTTCP_DELACK_MIN_MS, ask->srtt_us / 1000);
-	ms = min(ms, alttcp_param(sock_net(sk), delack_max_ms));
-	alttcp_timer_arm(sk, ALTTCP_TIMER_DELACK, ms);
+	alttcp_timer_arm(sk, ALTTCP_TIMER_DELACK, alttcp_delack_ms(sk));
 }
 
+/* No answer came to carry the ACK: it goes alone, and the connection is
+ * not interactive after all (Linux's tcp_delack_timer_handler()).
+ */
 static void alttcp_delack_timer(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
 	if (ask->rcv_nxt != ask->rcv_wup &&
 	    !((1 << sk->sk_state) & (TCPF_CLOSE | TCPF_LISTEN))) {
+		ask->pingpong = 0;
 		ALTTCP_INC_STATS(sock_net(sk), ALTTCP_MIB_DELAYEDACKS);
 		alttcp_send_ack(sk);
 	}

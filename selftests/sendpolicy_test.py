@@ -4,7 +4,8 @@
 
 A hand-driven peer in namespace b talks to the tested socket in a and
 records what it sends: ACKs every second full-sized segment (the
-receiver learns the peer's segment size), PSH only where a write ends,
+receiver learns the peer's segment size), a request's ACK riding on the
+response once the connection is interactive, PSH only where a write ends,
 no window update for a read that found nothing, Minshall's Nagle,
 MSG_MORE and TCP_CORK holding a partial segment (sent by TCP_NODELAY,
 the next write, or an RTO later), and a congestion window that grows only
@@ -154,6 +155,44 @@ def case_acks_every_second_full_segment():
     # 16 quick ACKs, then about one per two segments (Linux sends 45
     # or so: some window updates as the reader frees space).
     lib.check(len(acks) <= 50, "%d ACKs for 60 segments" % len(acks))
+
+
+def case_request_ack_rides_on_response():
+    """Request and response: once the application has answered a request
+    within the delayed-ACK time, the connection is interactive (Linux's
+    pingpong mode). The next request is not acknowledged alone at once
+    (a quick ACK): its ACK waits, and rides on the response. alttcp
+    acknowledged each of a connection's first 16 requests at once, one
+    segment more per exchange."""
+    srv = Server()
+
+    def echo():
+        for _ in range(2):
+            srv.app.sendall(srv.app.recv(100))
+    threading.Thread(target=echo, daemon=True).start()
+    firsts = []
+    for i in range(2):
+        srv.peer.drain()
+        t0 = time.monotonic()
+        srv.conn.send("A", b"%d" % i * 64)
+        first = srv.conn.expect(lambda s: "A" in s.flags, lib.scaled(2))
+        lib.check(first is not None, "request %d: nothing from a" % i)
+        firsts.append((first, time.monotonic() - t0))
+        resp = first if first.load else \
+            srv.conn.expect(lambda s: s.load, lib.scaled(2))
+        lib.check(resp is not None, "request %d: no response" % i)
+        srv.conn.rcv_nxt += len(resp.load)
+        srv.conn.send("A")
+        time.sleep(0.1)
+    for i, (first, dt) in enumerate(firsts):
+        print("# request %d: first answer %s, %d bytes, after %.1f ms" %
+              (i, first.flags, len(first.load), dt * 1000))
+    # A pure ACK within 30 ms is a quick one; the delayed ACK would come
+    # after 40 ms, if the application were slower than that.
+    second, dt = firsts[1]
+    lib.check(second.load or dt >= 0.03, "the second request was "
+              "acknowledged alone after %.1f ms, before its response" %
+              (dt * 1000))
 
 
 def case_psh_where_a_write_ends():
@@ -402,6 +441,7 @@ def case_handshake_retransmit_keeps_ssthresh():
 
 lib.run_cases([
     ("acks_every_second_full_segment", case_acks_every_second_full_segment),
+    ("request_ack_rides_on_response", case_request_ack_rides_on_response),
     ("psh_where_a_write_ends", case_psh_where_a_write_ends),
     ("no_window_update_after_accept", case_no_window_update_after_accept),
     ("minshall_nagle", case_minshall_nagle),
