@@ -511,6 +511,7 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 	u8 flags = TCPHDR_ACK | (cb->flags & (TCPHDR_FIN | TCPHDR_PSH));
 	u8 opts[TCPOLEN_TSTAMP_ALIGNED];
 	unsigned int optlen = 0;
+	u64 now_ns;
 	int err;
 
 	if (unlikely(skb_cloned(skb)))
@@ -524,8 +525,12 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 	 */
 	alttcp_set_gso(sk, c, ask->mss);
 	cb->seg_size = skb_is_gso(c) ? ask->mss : skb->len;
-	cb->tx_ts = alttcp_tsval(ask);
-	cb->xmit_us = (u32)ktime_to_us(ktime_get());
+	/* One clock read for the segment's times: in a virtual machine a
+	 * read may trap to the host.
+	 */
+	now_ns = ktime_get_ns();
+	cb->tx_ts = (u32)div_u64(now_ns, NSEC_PER_MSEC) + ask->ts_off;
+	cb->xmit_us = (u32)div_u64(now_ns, NSEC_PER_USEC);
 	if (skb->len)
 		alttcp_pingpong_on_send(sk);
 	if (ask->ts_ok)
@@ -855,7 +860,6 @@ void __alttcp_push(struct sock *sk, int how)
 			alttcp_cwnd_restart(sk);
 			cwnd = ask->cwnd;
 		}
-		cb->tx_us = (u32)ktime_to_us(ktime_get());
 		if (seq_before(cb->seq, ask->snd_max)) {
 			/* Sent before: go-back-N after a timeout. */
 			u16 segs = alttcp_skb_segs(sk, skb);
@@ -873,12 +877,13 @@ void __alttcp_push(struct sock *sk, int how)
 						 ask->rto_ms);
 			break;
 		}
+		cb->tx_us = cb->xmit_us;
 		ask->snd_nxt = cb->end_seq;
 		if (skb->len % ask->mss)
 			ask->snd_sml = cb->end_seq;
 		if (seq_after(ask->snd_nxt, ask->snd_max)) {
 			ask->snd_max = ask->snd_nxt;
-			ask->lsnd_ms = alttcp_now_ms();
+			ask->lsnd_ms = cb->tx_ts - ask->ts_off;
 		}
 		sent = true;
 		if (ask->in_recovery)
