@@ -85,6 +85,17 @@ static void alttcp_timer_program(struct sock *sk)
 	hrtimer_start(&ask->timer, ask->timer_expires, HRTIMER_MODE_ABS_SOFT);
 }
 
+/*
+ * The deadline ms from now. It counts from the timekeeper's last tick,
+ * read without the clock hardware (which in a virtual machine may trap
+ * to the host, several times a segment otherwise), plus one tick so as
+ * never to come early: the precision of Linux's jiffy-based TCP timers.
+ */
+static ktime_t alttcp_deadline(u32 ms)
+{
+	return ktime_add_ms(ktime_get_coarse(), (u64)ms + jiffies_to_msecs(1));
+}
+
 void alttcp_timer_arm(struct sock *sk, enum alttcp_timer_kind kind, u32 ms)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
@@ -94,7 +105,7 @@ void alttcp_timer_arm(struct sock *sk, enum alttcp_timer_kind kind, u32 ms)
 		pending &= ~BIT(ALTTCP_TIMER_PERSIST);
 	else if (kind == ALTTCP_TIMER_PERSIST)
 		pending &= ~BIT(ALTTCP_TIMER_RETRANS);
-	ask->deadline[kind] = ktime_add_ms(ktime_get(), ms);
+	ask->deadline[kind] = alttcp_deadline(ms);
 	WRITE_ONCE(ask->timers_pending, pending | BIT(kind));
 	alttcp_timer_program(sk);
 }
@@ -644,12 +655,13 @@ static void alttcp_run_timer(struct sock *sk, enum alttcp_timer_kind kind)
 void alttcp_handle_timer(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
+	ktime_t now = ktime_get();
 	enum alttcp_timer_kind kind;
 
 	/* Each due deadline once; a handler may arm, clear or stop others. */
 	for (kind = ALTTCP_TIMER_RETRANS; kind < ALTTCP_TIMER_MAX; kind++) {
 		if (!(ask->timers_pending & BIT(kind)) ||
-		    ktime_before(ktime_get(), ask->deadline[kind]))
+		    ktime_before(now, ask->deadline[kind]))
 			continue;
 		WRITE_ONCE(ask->timers_pending,
 			   ask->timers_pending & ~BIT(kind));

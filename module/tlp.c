@@ -69,7 +69,7 @@ void alttcp_tlp_schedule(struct sock *sk)
 	rto_left_ms = ask->rto_ms;
 	if (alttcp_timer_pending(sk, ALTTCP_TIMER_RETRANS)) {
 		s64 left = ktime_ms_delta(ask->deadline[ALTTCP_TIMER_RETRANS],
-					  ktime_get());
+					  ktime_get_coarse());
 
 		rto_left_ms = left > 0 ? left : 0;
 	}
