@@ -441,6 +441,7 @@ struct alttcp_sock {
 	   rack_reo_persist:5;	/* recoveries the widened window lasts */
 	u8 rack_reo_extra;	/* steps the window was widened by */
 	u32 rack_reo_stamp_us;	/* when it last was */
+	u32 now_us;		/* the clock, read once an ACK or reorder timeout */
 
 	/* delivery rate (rate.c) */
 	u64 delivered;		/* bytes the peer got, each once */
@@ -839,7 +840,7 @@ void alttcp_rto_restore(struct sock *sk);
 enum alttcp_timer_kind alttcp_timer_next(const struct sock *sk,
 					 unsigned int *ms);
 void alttcp_delack_or_ack(struct sock *sk, bool now);
-void alttcp_pingpong_on_send(struct sock *sk);
+void alttcp_pingpong_on_send(struct sock *sk, u32 now_ms);
 void alttcp_keepalive_reset(struct sock *sk);
 void alttcp_set_keepalive(struct sock *sk, int on);
 void alttcp_keepalive_idle_changed(struct sock *sk);

@@ -205,7 +205,7 @@ static bool alttcp_sample_acked(struct sock *sk, struct sk_buff *skb)
 	if (cb->retransmitted || (cb->sacked & ALTTCP_SKB_SACKED) ||
 	    skb == alttcp_sk(sk)->send_head)
 		return false;
-	alttcp_rtt_sample(sk, (u32)ktime_to_us(ktime_get()) - cb->tx_us);
+	alttcp_rtt_sample(sk, alttcp_sk(sk)->now_us - cb->tx_us);
 	return true;
 }
 
@@ -314,6 +314,8 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	/* The highest SACKed before this ACK's blocks (Linux's prior_fack). */
 	u32 prior_high = ask->high_sacked;
 	bool resized = false, dsack = false;
+	/* One clock read for all this ACK times (Linux's tcp_mstamp). */
+	u64 now_ns = ktime_get_ns();
 
 	if (seq_after(cb->ack_seq, ask->snd_max)) {
 		/* Acknowledges something not yet sent. */
@@ -334,12 +336,14 @@ static bool alttcp_process_ack(struct sock *sk, const struct sk_buff *skb,
 	 */
 	ask->probes_out = 0;
 	WRITE_ONCE(sk->sk_err_soft, 0);
+	ask->now_us = (u32)div_u64(now_ns, NSEC_PER_USEC);
 	/* SACK blocks first: what they cover leaves the flight. */
 	if (ask->sack_ok && cb->sack_off)
 		dsack = alttcp_sack_rcv(sk, skb);
 	if (seq_after(cb->ack_seq, ask->snd_una)) {
 		u32 ts_floor = ask->iss_ts, reord = ask->snd_max;
-		u32 echo_ms = alttcp_tsval(ask) - cb->tsecr;
+		u32 echo_ms = (u32)div_u64(now_ns, NSEC_PER_MSEC) +
+			      ask->ts_off - cb->tsecr;
 		u32 prior_una = ask->snd_una;
 		bool sampled;
 
@@ -787,7 +791,7 @@ void alttcp_rcv_segment(struct sock *sk, struct sk_buff *skb)
 		 */
 		data_len = skb->len;
 		if (data_len)
-			ask->lrcv_ms = alttcp_now_ms() ?: 1;
+			ask->lrcv_ms = ask->rcv_tstamp_ms ?: 1;
 		if (data_len > ask->rcv_mss)
 			ask->rcv_mss = min_t(u32, data_len, ask->adv_mss);
 		if (data_len)

@@ -220,13 +220,13 @@ bool alttcp_offer_timestamps(const struct sock *sk)
  * millisecond clock; TSecr echoes the peer's latest TSval.
  */
 static unsigned int alttcp_ts_option(const struct alttcp_sock *ask, u8 *opts,
-				     bool ack)
+				     bool ack, u32 tsval)
 {
 	opts[0] = TCPOPT_NOP;
 	opts[1] = TCPOPT_NOP;
 	opts[2] = TCPOPT_TIMESTAMP;
 	opts[3] = TCPOLEN_TIMESTAMP;
-	put_unaligned_be32(alttcp_tsval(ask), opts + 4);
+	put_unaligned_be32(tsval, opts + 4);
 	/* TSecr is 0 unless the ACK bit is set (RFC 7323 3.2). */
 	put_unaligned_be32(ack ? ask->ts_recent : 0, opts + 8);
 	return TCPOLEN_TSTAMP_ALIGNED;
@@ -386,7 +386,7 @@ static void alttcp_send_ctl(struct sock *sk, u32 seq, u8 flags, gfp_t gfp)
 		return;
 	/* RFC 7323 3.2: in every segment but a RST. */
 	if (ask->ts_ok && !(flags & TCPHDR_RST))
-		optlen = alttcp_ts_option(ask, opts, true);
+		optlen = alttcp_ts_option(ask, opts, true, alttcp_tsval(ask));
 	/* Data segments go without SACK blocks: their size leaves no room
 	 * (the MSS counts the timestamps only); each ACK carries them.
 	 */
@@ -532,9 +532,9 @@ static int alttcp_xmit_queued(struct sock *sk, struct sk_buff *skb)
 	cb->tx_ts = (u32)div_u64(now_ns, NSEC_PER_MSEC) + ask->ts_off;
 	cb->xmit_us = (u32)div_u64(now_ns, NSEC_PER_USEC);
 	if (skb->len)
-		alttcp_pingpong_on_send(sk);
+		alttcp_pingpong_on_send(sk, cb->tx_ts - ask->ts_off);
 	if (ask->ts_ok)
-		optlen = alttcp_ts_option(ask, opts, true);
+		optlen = alttcp_ts_option(ask, opts, true, cb->tx_ts);
 	err = alttcp_emit(sock_net(sk), sk, NULL, c, inet->inet_saddr,
 			  inet->inet_daddr, inet->inet_sport, inet->inet_dport,
 			  cb->seq, ask->rcv_nxt, flags,

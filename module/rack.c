@@ -65,7 +65,7 @@ void alttcp_rack_delivered(struct sock *sk, const struct sk_buff *skb,
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 	const struct alttcp_skb_cb *cb = ALTTCP_SKB_CB(skb);
-	u32 rtt_us = alttcp_now_us() - cb->xmit_us;
+	u32 rtt_us = ask->now_us - cb->xmit_us;
 
 	if (cb->retransmitted &&
 	    (rtt_us < ask->rack_min_rtt_us ||
@@ -116,7 +116,7 @@ static void alttcp_rack_update_reo_wnd(struct sock *sk)
 		if (ask->rack_reo_extra < U8_MAX)
 			ask->rack_reo_extra++;
 		ask->rack_dsack_seen = 0;
-		ask->rack_reo_stamp_us = alttcp_now_us();
+		ask->rack_reo_stamp_us = ask->now_us;
 		ask->rack_reo_persist = ALTTCP_RACK_REO_PERSIST;
 	} else if (!ask->rack_reo_persist) {
 		ask->rack_reo_extra = 0;
@@ -131,7 +131,7 @@ static void alttcp_rack_update_reo_wnd(struct sock *sk)
 static u32 alttcp_rack_detect(struct sock *sk)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	u32 now = alttcp_now_us(), reo_wnd = alttcp_rack_reo_wnd(sk);
+	u32 now = ask->now_us, reo_wnd = alttcp_rack_reo_wnd(sk);
 	u32 wait = 0;
 	struct sk_buff *skb;
 
@@ -197,6 +197,7 @@ void alttcp_rack_timer(struct sock *sk)
 
 	if (!alttcp_rack_enabled(sk) || ask->snd_una == ask->snd_nxt)
 		return;
+	ask->now_us = alttcp_now_us();
 	wait = alttcp_rack_detect(sk);
 	if (ask->lost_out != prior_lost)
 		alttcp_sack_losses_found(sk);

@@ -17,7 +17,7 @@
 void alttcp_rate_on_ack(struct sock *sk, u32 delivered)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
-	u32 now = (u32)ktime_to_us(ktime_get()), elapsed;
+	u32 now = ask->now_us, elapsed;
 
 	ask->delivered += delivered;
 	if (!ask->rate_stamp_us) {

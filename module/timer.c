@@ -451,17 +451,16 @@ static u32 alttcp_delack_ms(const struct sock *sk)
 }
 
 /*
- * Data is being sent. When it answers data that came within the
+ * Data is being sent at now_ms. When it answers data that came within the
  * delayed-ACK time, the connection is interactive (Linux's pingpong
  * mode, tcp_event_data_sent()): quick ACKs stop, and the ACK of a
  * request waits to ride on its response instead of going alone.
  */
-void alttcp_pingpong_on_send(struct sock *sk)
+void alttcp_pingpong_on_send(struct sock *sk, u32 now_ms)
 {
 	struct alttcp_sock *ask = alttcp_sk(sk);
 
-	if (ask->lrcv_ms &&
-	    alttcp_now_ms() - ask->lrcv_ms < alttcp_delack_ms(sk))
+	if (ask->lrcv_ms && now_ms - ask->lrcv_ms < alttcp_delack_ms(sk))
 		ask->pingpong = 1;
 }
 
